@@ -1,0 +1,101 @@
+"""The exceptions watch raises, in one tree so callers can catch at the level they need.
+
+    WatchError
+    ├── InvalidConfigFile        indicators.yaml cannot be read or fails validation
+    ├── FeedError                one feed could not be fetched or parsed
+    │   ├── FeedUnreachable      DNS failure, refused connection, TLS error
+    │   ├── FeedTimeout          connect or read timed out
+    │   ├── FeedHTTPError        4xx / 5xx answer (carries status and Retry-After)
+    │   ├── FeedTooLarge         body over the size cap
+    │   └── NotAFeed             the body parsed to no feed at all
+    ├── UnknownIndicator         an id that the configuration does not define
+    ├── UnknownEvidence          an evidence id that is not stored
+    └── DeliveryError            an alert channel failed
+        ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
+        └── PermanentDelivery    will fail the same way again (4xx, bad address)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class WatchError(Exception):
+    """Base of every error watch raises on purpose."""
+
+
+@dataclass
+class ConfigProblem:
+    """One thing wrong in a configuration file, with where it is."""
+
+    line: int | None  # 1-based; None when the file has no line for it
+    field: str  # dotted path, e.g. "indicators[3].forecasts.orchard-2018.p"
+    message: str
+
+    def render(self, path: Path | str) -> str:
+        where = f"{path}:{self.line}" if self.line else str(path)
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class InvalidConfigFile(WatchError):
+    def __init__(self, path: Path | str, problems: list[ConfigProblem]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        super().__init__("\n".join(p.render(path) for p in problems))
+
+
+class FeedError(WatchError):
+    """A feed failed; `str(error)` is a one-line reason fit for `watch feeds`."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        self.reason = reason
+        super().__init__(reason)
+
+
+class FeedUnreachable(FeedError):
+    pass
+
+
+class FeedTimeout(FeedError):
+    pass
+
+
+class FeedHTTPError(FeedError):
+    def __init__(
+        self, url: str, reason: str, status: int, retry_after_seconds: float | None = None
+    ) -> None:
+        super().__init__(url, reason)
+        self.status = status
+        self.retry_after_seconds = retry_after_seconds
+
+
+class FeedTooLarge(FeedError):
+    pass
+
+
+class NotAFeed(FeedError):
+    pass
+
+
+class UnknownIndicator(WatchError):
+    pass
+
+
+class UnknownEvidence(WatchError):
+    pass
+
+
+class DeliveryError(WatchError):
+    def __init__(self, reason: str, retry_after_seconds: float | None = None) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(reason)
+
+
+class RetryableDelivery(DeliveryError):
+    pass
+
+
+class PermanentDelivery(DeliveryError):
+    pass

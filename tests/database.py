@@ -1,0 +1,1 @@
+"""Fixture module: database (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixture module: feed_server (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixture module: slack_receiver (filled in by its owner)."""

@@ -1,0 +1,1 @@
+"""Fixture module: smtp_server (filled in by its owner)."""
