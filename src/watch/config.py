@@ -95,13 +95,15 @@ class Group(Strict):
 def _term_kind(value: Any) -> str:
     if isinstance(value, str):
         return "phrase"
-    if isinstance(value, dict) and "regex" in value or isinstance(value, RegexTerm):
+    if (isinstance(value, dict) and "regex" in value) or isinstance(value, RegexTerm):
         return "regex"
     return "group"
 
 
 Term = Annotated[
-    Annotated[str, Tag("phrase")] | Annotated[RegexTerm, Tag("regex")] | Annotated[Group, Tag("group")],
+    Annotated[str, Tag("phrase")]
+    | Annotated[RegexTerm, Tag("regex")]
+    | Annotated[Group, Tag("group")],
     Discriminator(_term_kind),
 ]
 
@@ -147,7 +149,9 @@ class Indicator(Strict):
             raise ValueError("set window_days or closes_on, not both")
         names = [rule.name for rule in self.match]
         if len(names) != len(set(names)):
-            raise ValueError(f"rule names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+            raise ValueError(
+                f"rule names repeat: {sorted({n for n in names if names.count(n) > 1})}"
+            )
         return self
 
 
@@ -232,7 +236,10 @@ class Config(Strict):
 Group.model_rebuild()
 Rule.model_rebuild()
 
-STATES = {"event": ["quiet", "signalled", "confirmed"], "condition": ["holding", "signalled", "broken"]}
+STATES = {
+    "event": ["quiet", "signalled", "confirmed"],
+    "condition": ["holding", "signalled", "broken"],
+}
 
 
 # ---------------------------------------------------------------- loading
@@ -379,13 +386,17 @@ def _cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
     for i, indicator in enumerate(config.indicators):
         for reading_id in indicator.forecasts:
             if reading_id not in reading_ids:
-                add(("indicators", i, "forecasts", reading_id), f"unknown reading id {reading_id!r}")
+                add(
+                    ("indicators", i, "forecasts", reading_id), f"unknown reading id {reading_id!r}"
+                )
         for reading_id in reading_ids:
             if reading_id not in indicator.forecasts:
                 add(("indicators", i, "forecasts"), f"no forecast for reading {reading_id!r}")
         for state in indicator.alert_on or []:
             if state not in {*STATES[indicator.kind], "resolved", "reopened"}:
-                add(("indicators", i, "alert_on"), f"{state!r} is not a state of a {indicator.kind}")
+                add(
+                    ("indicators", i, "alert_on"), f"{state!r} is not a state of a {indicator.kind}"
+                )
         for j, rule in enumerate(indicator.match):
             for term in _terms(rule):
                 if term.startswith("@") and term[1:] not in config.aliases:

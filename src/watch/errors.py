@@ -1,18 +1,18 @@
 """The exceptions watch raises, in one tree so callers can catch at the level they need.
 
-    WatchError
-    ├── InvalidConfigFile        indicators.yaml cannot be read or fails validation
-    ├── FeedError                one feed could not be fetched or parsed
-    │   ├── FeedUnreachable      DNS failure, refused connection, TLS error
-    │   ├── FeedTimeout          connect or read timed out
-    │   ├── FeedHTTPError        4xx / 5xx answer (carries status and Retry-After)
-    │   ├── FeedTooLarge         body over the size cap
-    │   └── NotAFeed             the body parsed to no feed at all
-    ├── UnknownIndicator         an id that the configuration does not define
-    ├── UnknownEvidence          an evidence id that is not stored
-    └── DeliveryError            an alert channel failed
-        ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
-        └── PermanentDelivery    will fail the same way again (4xx, bad address)
+WatchError
+├── InvalidConfigFile        indicators.yaml cannot be read or fails validation
+├── FeedError                one feed could not be fetched or parsed
+│   ├── FeedUnreachable      DNS failure, refused connection, TLS error
+│   ├── FeedTimeout          connect or read timed out
+│   ├── FeedHTTPError        4xx / 5xx answer (carries status and Retry-After)
+│   ├── FeedTooLarge         body over the size cap
+│   └── NotAFeed             the body parsed to no feed at all
+├── UnknownIndicator         an id that the configuration does not define
+├── UnknownEvidence          an evidence id that is not stored
+└── DeliveryError            an alert channel failed
+    ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
+    └── PermanentDelivery    will fail the same way again (4xx, bad address)
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class ConfigProblem:
 
     def render(self, path: Path | str) -> str:
         where = f"{path}:{self.line}" if self.line else str(path)
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class InvalidConfigFile(WatchError):

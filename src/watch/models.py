@@ -101,7 +101,8 @@ class Evidence(SQLModel, table=True):
     matched: str = Field(sa_column=text_column(nullable=False))
     published_at: datetime = Field(sa_column=utc_column(nullable=False))
     recorded_at: datetime = Field(sa_column=utc_column(nullable=False))
-    rejected: bool = False
+    rejected: bool = False  # an analyst's verdict: a false positive
+    retracted: bool = False  # the current rules no longer match it (see `watch rematch`)
     rejected_note: str | None = Field(default=None, sa_column=text_column())
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 11:01:12.872596
+Create Date: 2026-11-23 11:03:16.821624
 """
 
 import sqlalchemy as sa
@@ -102,6 +102,7 @@ def upgrade() -> None:
         sa.Column("published_at", watch.models.UTCDateTime(), nullable=False),
         sa.Column("recorded_at", watch.models.UTCDateTime(), nullable=False),
         sa.Column("rejected", sa.Boolean(), nullable=False),
+        sa.Column("retracted", sa.Boolean(), nullable=False),
         sa.Column("rejected_note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["entry_id"],

@@ -1,0 +1,164 @@
+"""Dedupe: keep only entries this feed has not given before, and tie each to its story.
+
+An entry's key is its GUID, else its link, else a hash of title and date: never a "last seen"
+watermark, since feeds reorder and backdate. A story is one piece of reporting however many
+feeds carry it: entries share a story when their canonical links agree (tracking parameters,
+fragments, "www." and trailing slashes removed) or when their titles are the same once folded
+and stripped of a " - Publisher" suffix, within a few days of each other. Corroboration counts
+the stories' first sources, so syndicated copies never confirm one another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlmodel import Session, col, select
+
+from watch.models import Entry, Feed, Story
+
+if TYPE_CHECKING:
+    from watch.parse import ParsedEntry
+
+TRACKING_PARAMS = re.compile(
+    r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|ref|ref_src|cmpid|ncid|ocid|"
+    r"src|smid|mbid|rss|feed|partner|cid|s_cid|at_medium|at_campaign|taid)$",
+    re.IGNORECASE,
+)
+PUBLISHER_SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,60}$")
+SAME_STORY_WITHIN = timedelta(days=3)
+MIN_FINGERPRINT_WORDS = 4
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_key(entry: ParsedEntry) -> str:
+    if entry.guid and entry.guid.strip():
+        return "g" + _sha1(entry.guid.strip())
+    if entry.link and entry.link.strip():
+        return "l" + _sha1(entry.link.strip())
+    published = entry.published.isoformat() if entry.published else ""
+    return "h" + _sha1(f"{entry.title.strip()}\n{entry.summary.strip()[:200]}\n{published}")
+
+
+def canonical_link(url: str | None) -> str | None:
+    """The link without what differs between copies of one article (None if not http[s])."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.").removeprefix("m.")
+    query = urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not TRACKING_PARAMS.match(k)
+        )
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", host, path, query, ""))[:2000]
+
+
+def fingerprint(title: str) -> str | None:
+    """A hash of the title folded for comparison; None for titles too short to tell apart."""
+    title = PUBLISHER_SUFFIX.sub("", title.strip())
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", folded)
+    if len(words) < MIN_FINGERPRINT_WORDS:
+        return None
+    return _sha1(" ".join(words))
+
+
+@dataclass
+class NewEntry:
+    """An entry not stored yet, with its story already chosen (or created)."""
+
+    row: Entry
+    story: Story
+
+
+def dedupe(
+    session: Session, feed: Feed, entries: Sequence[ParsedEntry], now: datetime
+) -> list[NewEntry]:
+    """The entries of `entries` this feed has not given before, in feed order, with stories."""
+    keyed: dict[str, ParsedEntry] = {}
+    for entry in entries:
+        keyed.setdefault(entry_key(entry), entry)
+    if not keyed:
+        return []
+    seen = set(
+        session.exec(
+            select(Entry.key).where(Entry.feed_id == feed.id, col(Entry.key).in_(list(keyed)))
+        )
+    )
+    fresh = [(key, entry) for key, entry in keyed.items() if key not in seen]
+    if not fresh:
+        return []
+    stories = _StoryIndex(session, fresh)
+    out: list[NewEntry] = []
+    for key, entry in fresh:
+        published = min(entry.published or now, now)
+        source = (entry.source or feed.name)[:300]
+        story = stories.find_or_add(entry, published, source)
+        row = Entry(
+            feed_id=feed.id or 0,
+            key=key,
+            story_id=0,  # set by record once the story has an id
+            guid=entry.guid,
+            link=entry.link,
+            title=entry.title,
+            summary=entry.summary,
+            source=source,
+            published_at=published,
+            fetched_at=now,
+        )
+        out.append(NewEntry(row=row, story=story))
+    return out
+
+
+class _StoryIndex:
+    """The stories a batch may belong to, fetched in two queries, plus the batch's new ones."""
+
+    def __init__(self, session: Session, fresh: list[tuple[str, ParsedEntry]]) -> None:
+        self.session = session
+        links = {link for _, e in fresh if (link := canonical_link(e.link))}
+        prints = {fp for _, e in fresh if (fp := fingerprint(e.title))}
+        self.by_link: dict[str, Story] = {}
+        self.by_print: dict[str, list[Story]] = {}
+        if links:
+            for story in session.exec(select(Story).where(col(Story.canonical_link).in_(links))):
+                self.by_link.setdefault(story.canonical_link or "", story)
+        if prints:
+            for story in session.exec(select(Story).where(col(Story.fingerprint).in_(prints))):
+                self.by_print.setdefault(story.fingerprint or "", []).append(story)
+
+    def find_or_add(self, entry: ParsedEntry, published: datetime, source: str) -> Story:
+        link = canonical_link(entry.link)
+        print_ = fingerprint(entry.title)
+        if link and link in self.by_link:
+            return self.by_link[link]
+        for story in self.by_print.get(print_ or "", []):
+            if abs(story.first_seen_at - published) <= SAME_STORY_WITHIN:
+                if link:
+                    self.by_link.setdefault(link, story)
+                return story
+        story = Story(
+            canonical_link=link, fingerprint=print_, source=source, first_seen_at=published
+        )
+        if link:
+            self.by_link[link] = story
+        if print_:
+            self.by_print.setdefault(print_, []).append(story)
+        return story

@@ -1,0 +1,164 @@
+"""Read-side of the library: what `watch status`, `watch evidence` and `watch feeds` show.
+
+Each function returns plain dataclasses whose `as_json()` is the documented JSON contract.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from watch.config import Config
+from watch.models import Entry, Evidence, Feed
+from watch.states import agrees, ensure_states, reading_outcome
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+@dataclass
+class IndicatorStatus:
+    id: str
+    title: str
+    kind: str
+    state: str
+    evidence_count: int
+    sources: int
+    last_evidence_at: datetime | None
+    readings: dict[str, dict[str, Any]]  # reading id -> {"p": float, "agrees": bool | None}
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["last_evidence_at"] = _iso(self.last_evidence_at)
+        return out
+
+
+def indicator_status(session: Session, config: Config, now: datetime) -> list[IndicatorStatus]:
+    """One row per configured indicator, in file order."""
+    states = ensure_states(session, config, now)
+    rows = []
+    for indicator in config.indicators:
+        state = states[indicator.id]
+        readings = {}
+        for reading_id, forecast in indicator.forecasts.items():
+            outcome = reading_outcome(session, config, indicator, reading_id, now)
+            readings[reading_id] = {"p": forecast.p, "agrees": agrees(forecast.p, outcome)}
+        rows.append(
+            IndicatorStatus(
+                id=indicator.id,
+                title=indicator.title,
+                kind=indicator.kind,
+                state=state.state,
+                evidence_count=state.evidence_count,
+                sources=state.sources,
+                last_evidence_at=state.last_evidence_at,
+                readings=readings,
+            )
+        )
+    return rows
+
+
+@dataclass
+class EvidenceView:
+    id: int
+    indicator: str
+    feed: str
+    source: str
+    link: str | None
+    title: str
+    published: datetime
+    matched: str
+    rule: str
+    rejected: bool
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["published"] = _iso(self.published)
+        return out
+
+
+def list_evidence(
+    session: Session,
+    indicator_id: str | None = None,
+    *,
+    limit: int | None = 50,
+    include_rejected: bool = False,
+) -> list[EvidenceView]:
+    """Evidence newest first (by published time), optionally for one indicator."""
+    query = (
+        select(Evidence, Entry, Feed)
+        .join(Entry, col(Entry.id) == Evidence.entry_id)
+        .join(Feed, col(Feed.id) == Entry.feed_id)
+        .order_by(col(Evidence.published_at).desc(), col(Evidence.id).desc())
+    )
+    if indicator_id:
+        query = query.where(Evidence.indicator_id == indicator_id)
+    query = query.where(col(Evidence.retracted).is_(False))
+    if not include_rejected:
+        query = query.where(col(Evidence.rejected).is_(False))
+    if limit:
+        query = query.limit(limit)
+    return [
+        EvidenceView(
+            id=evidence.id or 0,
+            indicator=evidence.indicator_id,
+            feed=feed.name,
+            source=evidence.source,
+            link=entry.link,
+            title=entry.title,
+            published=evidence.published_at,
+            matched=evidence.matched,
+            rule=evidence.rule,
+            rejected=evidence.rejected,
+        )
+        for evidence, entry, feed in session.exec(query)
+    ]
+
+
+@dataclass
+class FeedView:
+    name: str
+    url: str
+    last_polled_at: datetime | None
+    result: str | None
+    http_status: int | None
+    entries: int
+    consecutive_failures: int
+    next_poll_at: datetime | None
+    last_error: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["last_polled_at"] = _iso(self.last_polled_at)
+        out["next_poll_at"] = _iso(self.next_poll_at)
+        return out
+
+
+def feed_health(session: Session, config: Config) -> list[FeedView]:
+    """Every configured feed (polled or not) and every other feed ever polled."""
+    stored = {feed.url: feed for feed in session.exec(select(Feed))}
+    urls = [f.url for f in config.feeds] + [
+        u for u in stored if u not in {f.url for f in config.feeds}
+    ]
+    names = {f.url: f.name for f in config.feeds}
+    views = []
+    for url in urls:
+        feed = stored.get(url) or Feed(url=url, name=names[url])
+        views.append(
+            FeedView(
+                name=names.get(url, feed.name),
+                url=url,
+                last_polled_at=feed.last_polled_at,
+                result=feed.last_result,
+                http_status=feed.http_status,
+                entries=feed.entry_count,
+                consecutive_failures=feed.consecutive_failures,
+                next_poll_at=feed.next_poll_at,
+                last_error=feed.last_error,
+            )
+        )
+    return views

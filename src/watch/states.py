@@ -1,0 +1,168 @@
+"""Indicator states, derived from the evidence, and the history of their changes.
+
+An event goes quiet → signalled (evidence from one source) → confirmed (evidence from at least
+`corroboration` distinct sources); a condition goes holding → signalled → broken the same way.
+A source is a story's first source (see watch.dedupe); rejected or retracted evidence does
+not count.
+The state is always recomputed from the stored evidence, never nudged, so a rejection or a
+rematch can move it back as well as forward; every change writes a `StateChange` row.
+
+Per reading, an indicator's outcome is judged inside that reading's window (from its
+publication date): yes once the evidence published inside the window reaches the
+corroboration threshold, no once the window has closed without that, pending before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from watch.config import STATES, Config, Indicator
+from watch.models import Evidence, IndicatorState, StateChange
+
+
+def derive_state(kind: str, sources: int, corroboration: int) -> str:
+    quiet, signalled, settled = STATES[kind]
+    if sources >= corroboration:
+        return settled
+    return signalled if sources else quiet
+
+
+@dataclass(frozen=True)
+class EvidenceTally:
+    count: int = 0
+    sources: int = 0
+    last_published: datetime | None = None
+
+
+def tally_evidence(session: Session, indicator_ids: Iterable[str]) -> dict[str, EvidenceTally]:
+    """Count, distinct sources and newest time of the non-rejected evidence, per indicator."""
+    ids = list(indicator_ids)
+    rows = session.exec(
+        select(
+            Evidence.indicator_id,
+            func.count(),
+            func.count(func.distinct(Evidence.source)),
+            func.max(Evidence.published_at),
+        )
+        .where(
+            col(Evidence.indicator_id).in_(ids),
+            col(Evidence.rejected).is_(False),
+            col(Evidence.retracted).is_(False),
+        )
+        .group_by(Evidence.indicator_id)
+    ).all()
+    tallies = {ind: EvidenceTally() for ind in ids}
+    for indicator_id, count, sources, last in rows:
+        tallies[indicator_id] = EvidenceTally(count, sources, _aware(last))
+    return tallies
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # Aggregates bypass the column type, so SQLite hands back naive UTC (or a string).
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def ensure_states(session: Session, config: Config, now: datetime) -> dict[str, IndicatorState]:
+    """The state row of every configured indicator, created (quiet/holding) where missing."""
+    rows = {row.indicator_id: row for row in session.exec(select(IndicatorState))}
+    for indicator in config.indicators:
+        if indicator.id not in rows:
+            row = IndicatorState(
+                indicator_id=indicator.id,
+                kind=indicator.kind,
+                state=STATES[indicator.kind][0],
+                changed_at=now,
+            )
+            session.add(row)
+            rows[indicator.id] = row
+    return rows
+
+
+def update_states(
+    session: Session,
+    config: Config,
+    indicator_ids: Iterable[str],
+    *,
+    now: datetime,
+    cause: str,
+    evidence_ids: dict[str, int] | None = None,
+    note: str | None = None,
+) -> list[StateChange]:
+    """Recompute the named indicators from their evidence; record and return the changes."""
+    wanted = [ind for ind in dict.fromkeys(indicator_ids) if _configured(config, ind)]
+    if not wanted:
+        return []
+    rows = ensure_states(session, config, now)
+    tallies = tally_evidence(session, wanted)
+    changes: list[StateChange] = []
+    for indicator_id in wanted:
+        indicator = config.indicator(indicator_id)
+        row, tally = rows[indicator_id], tallies[indicator_id]
+        row.evidence_count, row.sources = tally.count, tally.sources
+        row.last_evidence_at = tally.last_published
+        new_state = derive_state(indicator.kind, tally.sources, config.corroboration(indicator))
+        if new_state != row.state:
+            change = StateChange(
+                indicator_id=indicator_id,
+                old_state=row.state,
+                new_state=new_state,
+                at=now,
+                cause=cause,
+                evidence_id=(evidence_ids or {}).get(indicator_id),
+                note=note or f"{tally.sources} source(s), {tally.count} piece(s) of evidence",
+            )
+            row.state, row.changed_at = new_state, now
+            session.add(change)
+            changes.append(change)
+        session.add(row)
+    session.flush()
+    return changes
+
+
+def _configured(config: Config, indicator_id: str) -> bool:
+    return any(ind.id == indicator_id for ind in config.indicators)
+
+
+def window_bounds(
+    config: Config, indicator: Indicator, reading_id: str
+) -> tuple[datetime, datetime]:
+    reading = next(r for r in config.readings if r.id == reading_id)
+    opens, closes = config.window(indicator, reading)
+    return _start_of(opens), _start_of(closes)
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def reading_outcome(
+    session: Session, config: Config, indicator: Indicator, reading_id: str, now: datetime
+) -> bool | None:
+    """True / False once the reading's window has decided the indicator, None while pending."""
+    opens, closes = window_bounds(config, indicator, reading_id)
+    sources = session.exec(
+        select(func.count(func.distinct(Evidence.source))).where(
+            Evidence.indicator_id == indicator.id,
+            col(Evidence.rejected).is_(False),
+            col(Evidence.retracted).is_(False),
+            Evidence.published_at >= opens,
+            Evidence.published_at < closes,
+        )
+    ).one()
+    if sources >= config.corroboration(indicator):
+        return True
+    return False if now >= closes else None
+
+
+def agrees(p: float, outcome: bool | None) -> bool | None:
+    """Whether an outcome bears the reading out (p ≥ 0.5 means it expected yes)."""
+    return None if outcome is None else (p >= 0.5) == outcome
