@@ -1,0 +1,38 @@
+# The two set-up commands (README): `make run` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint format bench clean
+
+$(BIN)/watch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+## run: install, then one pass of the main job on the shipped tracker (SQLite in db/)
+run: $(BIN)/watch
+	$(BIN)/watch validate
+	-$(BIN)/watch poll
+	$(BIN)/watch status
+
+## test: install, start a throw-away PostgreSQL, run the whole suite on SQLite and PostgreSQL
+test: $(BIN)/watch
+	scripts/with-postgres $(BIN)/pytest
+
+lint: $(BIN)/watch
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(BIN)/watch
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+bench: $(BIN)/watch
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/match.py
+	$(BIN)/python bench/poll.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
