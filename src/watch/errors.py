@@ -7,6 +7,7 @@ WatchError
 │   ├── FeedTimeout          connect or read timed out
 │   ├── FeedHTTPError        4xx / 5xx answer (carries status and Retry-After)
 │   ├── FeedTooLarge         body over the size cap
+│   ├── FeedTruncated        connection closed before the whole body arrived
 │   └── NotAFeed             the body parsed to no feed at all
 ├── UnknownIndicator         an id that the configuration does not define
 ├── UnknownEvidence          an evidence id that is not stored
@@ -74,6 +75,10 @@ class FeedHTTPError(FeedError):
 
 
 class FeedTooLarge(FeedError):
+    pass
+
+
+class FeedTruncated(FeedError):
     pass
 
 
