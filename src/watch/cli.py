@@ -356,3 +356,7 @@ def rematch(
         typer.echo(f"  {change.indicator_id} {verb} move: {change.old_state} -> {change.new_state}")
     if not (report.appeared or report.disappeared):
         typer.echo("  no evidence changes")
+
+
+# The daemon/alert and review/scorecard commands register themselves on `app`.
+from watch import cli_alerts, cli_review  # noqa: E402, F401
