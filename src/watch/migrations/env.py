@@ -3,8 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-import watch.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-import watch.resolution  # noqa: F401
+from watch import models, resolution  # noqa: F401  (register the tables on SQLModel.metadata)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
