@@ -178,6 +178,77 @@ class Defaults(Strict):
         return parse_duration(value)
 
 
+# ---------------------------------------------------------------- alerts and the daemon
+
+_CLOCK = r"(?:[01]\d|2[0-3]):[0-5]\d"
+
+
+def _durations(value: Any) -> Any:
+    return None if value is None else parse_duration(value)
+
+
+class ChannelPolicy(Strict):
+    """How one channel (email, slack, apprise:…) is paced; every hold delays, none drops."""
+
+    enabled: bool = True
+    group_wait: Duration | None = Field(default=None, description="overrides alerts.group_wait")
+    digest: list[Annotated[str, Field(pattern=f"^{_CLOCK}$")]] = Field(
+        default=[], description="local times (HH:MM) to send one digest; empty = immediate"
+    )
+    min_interval: Duration | None = Field(default=None, description="at most one message per")
+    quiet_hours: str | None = Field(default=None, pattern=f"^{_CLOCK}-{_CLOCK}$")
+
+    _duration = field_validator("group_wait", "min_interval", mode="before")(_durations)
+
+
+class Alerts(Strict):
+    """The `alerts:` section: who gets alerts and how deliveries are paced and retried."""
+
+    recipients: list[str] = []
+    sender: str | None = Field(default=None, description="From address; WATCH_MAIL_FROM wins")
+    timezone: str = "UTC"
+    group_wait: Duration = timedelta(seconds=30)
+    max_age: Duration = timedelta(days=2)
+    retry_first: Duration = timedelta(seconds=30)
+    retry_max: Duration = timedelta(minutes=30)
+    channels: dict[str, ChannelPolicy] = {}
+    feed_failures: int = Field(default=3, ge=1, description="failed polls in a row that alert")
+    feed_silent_after: Duration | None = timedelta(days=7)
+    reminder_days: int = Field(default=14, ge=0, description="0 turns window reminders off")
+    url: str | None = Field(default=None, description="a link to put in every alert")
+
+    _duration = field_validator(
+        "group_wait", "max_age", "retry_first", "retry_max", "feed_silent_after", mode="before"
+    )(_durations)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use e.g. UTC, Europe/Paris)") from None
+        return value
+
+    def policy(self, channel: str) -> ChannelPolicy:
+        return self.channels.get(channel) or ChannelPolicy()
+
+
+class ScorecardSchedule(Strict):
+    """When the daemon sends the scorecard: a crontab line in alerts.timezone."""
+
+    schedule: str | None = Field(default="0 8 * * mon", description="crontab; null turns it off")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and len(value.split()) != 5:
+            raise ValueError(f"not a crontab line (5 fields): {value!r}")
+        return value
+
+
 class Tracker(Strict):
     id: Id
     title: str
@@ -194,6 +265,8 @@ class Config(Strict):
     database: str | None = Field(
         default=None, description="SQLAlchemy URL or SQLite path; WATCH_DATABASE_URL wins"
     )
+    alerts: Alerts = Alerts()
+    scorecard: ScorecardSchedule = ScorecardSchedule()
     # Set by load_config, not read from the file.
     path: Path | None = None
 
