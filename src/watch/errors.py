@@ -11,6 +11,8 @@ WatchError
 │   └── NotAFeed             the body parsed to no feed at all
 ├── UnknownIndicator         an id that the configuration does not define
 ├── UnknownEvidence          an evidence id that is not stored
+├── NotResolvedByHand        reopen asked of an indicator no analyst resolved
+├── InvalidArchive           a backtest archive that cannot be read
 └── DeliveryError            an alert channel failed
     ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
     └── PermanentDelivery    will fail the same way again (4xx, bad address)
@@ -91,6 +93,14 @@ class UnknownIndicator(WatchError):
 
 
 class UnknownEvidence(WatchError):
+    pass
+
+
+class NotResolvedByHand(WatchError):
+    pass
+
+
+class InvalidArchive(WatchError):
     pass
 
 
