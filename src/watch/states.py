@@ -9,7 +9,10 @@ rematch can move it back as well as forward; every change writes a `StateChange`
 
 Per reading, an indicator's outcome is judged inside that reading's window (from its
 publication date): yes once the evidence published inside the window reaches the
-corroboration threshold, no once the window has closed without that, pending before.
+corroboration threshold (resolved at the publication time of the evidence that got it
+there), no once the window has closed without that (resolved at the close), pending before.
+A resolution by hand (watch.review) wins over both for every reading, from the time it was
+made, and holds the indicator's state at "resolved" until it is reopened.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ from sqlmodel import Session, col, select
 
 from watch.config import STATES, Config, Indicator
 from watch.models import Evidence, IndicatorState, StateChange
+from watch.resolution import Resolution
+
+RESOLVED = "resolved"  # the state of an indicator resolved by hand
+REOPENED = "reopened"  # the history's mark of a manual resolution undone
 
 
 def derive_state(kind: str, sources: int, corroboration: int) -> str:
@@ -103,13 +110,17 @@ def update_states(
         return []
     rows = ensure_states(session, config, now)
     tallies = tally_evidence(session, wanted)
+    manual = manual_resolutions(session, wanted)
     changes: list[StateChange] = []
     for indicator_id in wanted:
         indicator = config.indicator(indicator_id)
         row, tally = rows[indicator_id], tallies[indicator_id]
         row.evidence_count, row.sources = tally.count, tally.sources
         row.last_evidence_at = tally.last_published
-        new_state = derive_state(indicator.kind, tally.sources, config.corroboration(indicator))
+        if indicator_id in manual:
+            new_state = RESOLVED  # the analyst's call wins over the evidence
+        else:
+            new_state = derive_state(indicator.kind, tally.sources, config.corroboration(indicator))
         if new_state != row.state:
             change = StateChange(
                 indicator_id=indicator_id,
@@ -144,23 +155,75 @@ def _start_of(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def reading_outcome(
-    session: Session, config: Config, indicator: Indicator, reading_id: str, now: datetime
-) -> bool | None:
-    """True / False once the reading's window has decided the indicator, None while pending."""
+def manual_resolutions(
+    session: Session, indicator_ids: Iterable[str] | None = None
+) -> dict[str, Resolution]:
+    """The standing (not reopened) resolution by hand of each indicator that has one."""
+    query = select(Resolution).where(
+        Resolution.cause == "manual", col(Resolution.reopened_at).is_(None)
+    )
+    if indicator_ids is not None:
+        query = query.where(col(Resolution.indicator_id).in_(list(indicator_ids)))
+    return {row.indicator_id: row for row in session.exec(query.order_by(col(Resolution.id)))}
+
+
+@dataclass(frozen=True)
+class ReadingResolution:
+    """How one reading's window has decided an indicator, when, and why."""
+
+    outcome: bool | None  # None while pending
+    resolved_at: datetime | None = None
+    cause: str | None = None  # evidence | window | manual
+    evidence_id: int | None = None  # the evidence that reached corroboration
+    note: str | None = None  # the analyst's note on a manual resolution
+
+
+def resolve_reading(
+    session: Session,
+    config: Config,
+    indicator: Indicator,
+    reading_id: str,
+    now: datetime,
+    *,
+    manual: dict[str, Resolution] | None = None,
+) -> ReadingResolution:
+    """The outcome for `reading_id` as it stood at `now` (evidence published after is unseen).
+
+    `manual` (from `manual_resolutions`) saves a query per call when resolving many.
+    """
+    if manual is None:
+        manual = manual_resolutions(session, [indicator.id])
+    by_hand = manual.get(indicator.id)
+    if by_hand is not None and by_hand.resolved_at <= now:
+        return ReadingResolution(by_hand.outcome, by_hand.resolved_at, "manual", note=by_hand.note)
     opens, closes = window_bounds(config, indicator, reading_id)
-    sources = session.exec(
-        select(func.count(func.distinct(Evidence.source))).where(
+    rows = session.exec(
+        select(Evidence.id, Evidence.source, Evidence.published_at)
+        .where(
             Evidence.indicator_id == indicator.id,
             col(Evidence.rejected).is_(False),
             col(Evidence.retracted).is_(False),
             Evidence.published_at >= opens,
             Evidence.published_at < closes,
+            Evidence.published_at <= now,
         )
-    ).one()
-    if sources >= config.corroboration(indicator):
-        return True
-    return False if now >= closes else None
+        .order_by(col(Evidence.published_at), col(Evidence.id))
+    ).all()
+    sources: set[str] = set()
+    for evidence_id, source, published in rows:
+        sources.add(source)
+        if len(sources) >= config.corroboration(indicator):
+            return ReadingResolution(True, _aware(published), "evidence", evidence_id)
+    if now >= closes:
+        return ReadingResolution(False, closes, "window")
+    return ReadingResolution(None)
+
+
+def reading_outcome(
+    session: Session, config: Config, indicator: Indicator, reading_id: str, now: datetime
+) -> bool | None:
+    """True / False once the reading's window (or the analyst) has decided, None while pending."""
+    return resolve_reading(session, config, indicator, reading_id, now).outcome
 
 
 def agrees(p: float, outcome: bool | None) -> bool | None:

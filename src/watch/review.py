@@ -1,0 +1,254 @@
+"""Analyst review: resolve or reopen an indicator by hand, reject evidence, read the history;
+and `close_windows`, which announces each reading's window that closed quiet (the daemon and
+the backtest call it as their clock passes the windows).
+
+Every function takes the session and `now`, changes the stored rows, and returns the
+`StateChange` rows it wrote; the caller commits. Nothing is deleted: a rejected piece of
+evidence is flagged, a reopened resolution is kept with its reopening time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from watch.config import Config
+from watch.errors import NotResolvedByHand, UnknownEvidence
+from watch.models import Entry, Evidence, StateChange
+from watch.resolution import Resolution
+from watch.states import (
+    REOPENED,
+    RESOLVED,
+    ensure_states,
+    manual_resolutions,
+    resolve_reading,
+    update_states,
+    window_bounds,
+)
+
+
+def _yes_no(outcome: bool) -> str:
+    return "yes" if outcome else "no"
+
+
+def resolve(
+    session: Session, config: Config, indicator_id: str, outcome: bool, note: str, now: datetime
+) -> StateChange:
+    """Resolve an indicator by hand for every reading; it wins over the evidence until reopened.
+
+    Resolving again replaces the standing manual resolution (the old one is kept, reopened).
+    """
+    config.indicator(indicator_id)  # raises UnknownIndicator
+    row = ensure_states(session, config, now)[indicator_id]
+    standing = manual_resolutions(session, [indicator_id]).get(indicator_id)
+    if standing is not None:
+        standing.reopened_at = now
+        session.add(standing)
+    change = StateChange(
+        indicator_id=indicator_id,
+        old_state=row.state,
+        new_state=RESOLVED,
+        at=now,
+        cause="manual",
+        note=f"resolved {_yes_no(outcome)} by hand: {note}",
+    )
+    row.state, row.changed_at = RESOLVED, now
+    session.add_all([change, row])
+    session.flush()
+    session.add(
+        Resolution(
+            indicator_id=indicator_id,
+            outcome=outcome,
+            cause="manual",
+            resolved_at=now,
+            recorded_at=now,
+            note=note,
+            state_change_id=change.id,
+        )
+    )
+    session.flush()
+    return change
+
+
+def reopen(
+    session: Session, config: Config, indicator_id: str, now: datetime, note: str | None = None
+) -> list[StateChange]:
+    """Undo the manual resolution: the state is recomputed from the evidence again."""
+    config.indicator(indicator_id)
+    standing = manual_resolutions(session, [indicator_id]).get(indicator_id)
+    if standing is None:
+        raise NotResolvedByHand(
+            f"{indicator_id} is not resolved by hand; a resolution by evidence or window follows "
+            "the evidence (reject a false positive with `watch reject`) and the tracker file"
+        )
+    standing.reopened_at = now
+    row = ensure_states(session, config, now)[indicator_id]
+    change = StateChange(
+        indicator_id=indicator_id,
+        old_state=row.state,
+        new_state=REOPENED,
+        at=now,
+        cause="manual",
+        note=f"reopened by hand{': ' + note if note else ''} "
+        f"(was resolved {_yes_no(standing.outcome)})",
+    )
+    row.state, row.changed_at = REOPENED, now
+    session.add_all([standing, change, row])
+    session.flush()
+    recomputed = update_states(
+        session,
+        config,
+        [indicator_id],
+        now=now,
+        cause="manual",
+        note="recomputed from the evidence after reopening",
+    )
+    return [change, *recomputed]
+
+
+def reject(
+    session: Session, config: Config, evidence_id: int, note: str, now: datetime
+) -> list[StateChange]:
+    """Mark evidence as a false positive and recompute its indicator (it may move back)."""
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise UnknownEvidence(f"no evidence with id {evidence_id}")
+    if evidence.rejected:
+        return []
+    evidence.rejected, evidence.rejected_note = True, note
+    session.add(evidence)
+    session.flush()
+    return update_states(
+        session,
+        config,
+        [evidence.indicator_id],
+        now=now,
+        cause="reject",
+        evidence_ids={evidence.indicator_id: evidence_id},
+        note=f"evidence {evidence_id} rejected: {note}",
+    )
+
+
+def close_windows(session: Session, config: Config, now: datetime) -> list[StateChange]:
+    """Announce, once each, every reading's window that has closed without a yes inside it.
+
+    Writes a "resolved" history row (cause "window") and a window Resolution per quiet close.
+    An indicator resolved by hand is skipped (its outcome is the analyst's); if it is reopened
+    later, its closed windows are announced then. Safe to run from several daemons at once:
+    the unique window row makes a second announcement roll back.
+    """
+    announced = set(
+        session.exec(
+            select(Resolution.indicator_id, Resolution.reading_id).where(
+                Resolution.cause == "window"
+            )
+        ).all()
+    )
+    manual = manual_resolutions(session)
+    states = ensure_states(session, config, now)
+    changes: list[StateChange] = []
+    for indicator in config.indicators:
+        if indicator.id in manual:
+            continue
+        for reading in config.readings:
+            if (indicator.id, reading.id) in announced:
+                continue
+            _opens, closes = window_bounds(config, indicator, reading.id)
+            if now < closes:
+                continue
+            outcome = resolve_reading(session, config, indicator, reading.id, now, manual=manual)
+            if outcome.cause != "window":
+                continue
+            row = states[indicator.id]
+            change = StateChange(
+                indicator_id=indicator.id,
+                old_state=row.state,
+                new_state=RESOLVED,
+                at=now,
+                cause="window",
+                note=(
+                    f"resolved no for {reading.id}: its window closed on {closes.date()} "
+                    f"without {config.corroboration(indicator)} source(s) inside it"
+                ),
+            )
+            try:
+                with session.begin_nested():
+                    session.add(change)
+                    session.flush()
+                    session.add(
+                        Resolution(
+                            indicator_id=indicator.id,
+                            reading_id=reading.id,
+                            outcome=False,
+                            cause="window",
+                            resolved_at=closes,
+                            recorded_at=now,
+                            note=change.note,
+                            state_change_id=change.id,
+                        )
+                    )
+                    session.flush()
+            except IntegrityError:  # another process announced it first
+                continue
+            changes.append(change)
+    return changes
+
+
+@dataclass
+class HistoryRow:
+    at: datetime
+    old_state: str | None
+    new_state: str
+    cause: str
+    note: str | None
+    evidence_id: int | None
+    evidence_title: str | None
+    evidence_source: str | None
+    evidence_link: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "from": self.old_state,
+            "to": self.new_state,
+            "cause": self.cause,
+            "note": self.note,
+            "evidence": None
+            if self.evidence_id is None
+            else {
+                "id": self.evidence_id,
+                "title": self.evidence_title,
+                "source": self.evidence_source,
+                "link": self.evidence_link,
+            },
+        }
+
+
+def history(session: Session, config: Config, indicator_id: str) -> list[HistoryRow]:
+    """Every change of the indicator's state, oldest first, with the evidence behind it."""
+    config.indicator(indicator_id)
+    rows = session.exec(
+        select(StateChange, Evidence, Entry)
+        .join(Evidence, col(Evidence.id) == StateChange.evidence_id, isouter=True)
+        .join(Entry, col(Entry.id) == Evidence.entry_id, isouter=True)
+        .where(StateChange.indicator_id == indicator_id)
+        .order_by(col(StateChange.at), col(StateChange.id))
+    ).all()
+    return [
+        HistoryRow(
+            at=change.at,
+            old_state=change.old_state,
+            new_state=change.new_state,
+            cause=change.cause,
+            note=change.note,
+            evidence_id=change.evidence_id,
+            evidence_title=entry.title if entry else None,
+            evidence_source=evidence.source if evidence else None,
+            evidence_link=entry.link if entry else None,
+        )
+        for change, evidence, entry in rows
+    ]
