@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
+from watch.channels import channels_from_env
 from watch.channels.email import EmailChannel, SMTPSettings, message_id
 from watch.channels.message import Change, EvidenceLine, Message
 from watch.errors import PermanentDelivery, RetryableDelivery
@@ -257,3 +258,38 @@ def test_smtp_url_malformed_is_rejected_without_the_password(url):
         SMTPSettings.from_url(url)
     assert PASSWORD not in str(caught.value)
     assert QUOTED not in str(caught.value)
+
+
+def test_env_smtp_url_makes_an_email_channel_from_the_env_sender(smtp_server):
+    env = {"WATCH_SMTP_URL": smtp_server.url(), "WATCH_MAIL_FROM": "alerts@example.org"}
+    [email] = channels_from_env(env, recipients=RECIPIENTS, sender="config@example.org")
+
+    assert isinstance(email, EmailChannel) and email.name == "email"
+    email.send(message())
+    assert smtp_server.received[0].mail_from == "alerts@example.org"
+    assert smtp_server.received[0].rcpt_tos == RECIPIENTS
+
+
+PLAIN = "smtp://mx.example:25"
+
+
+@pytest.mark.parametrize(
+    ("env", "recipients", "sender", "complaint"),
+    [
+        ({"WATCH_SMTP_URL": PLAIN}, RECIPIENTS, None, "WATCH_MAIL_FROM"),
+        ({"WATCH_SMTP_URL": PLAIN}, [], SENDER, "no recipients"),
+        ({"WATCH_SMTP_URL": PLAIN}, ["desk"], SENDER, "not mail addresses"),
+        ({"WATCH_SMTP_URL": PLAIN, "WATCH_MAIL_FROM": "nobody"}, RECIPIENTS, None, "address"),
+        ({"WATCH_SMTP_URL": f"smtp://u:{QUOTED}@mx?starttls=2"}, RECIPIENTS, SENDER, "1 or 0"),
+    ],
+)  # fmt: skip
+def test_env_smtp_misconfiguration_is_a_clear_error(env, recipients, sender, complaint):
+    with pytest.raises(ValueError, match=complaint) as caught:
+        channels_from_env(env, recipients=recipients, sender=sender)
+    assert PASSWORD not in str(caught.value) and QUOTED not in str(caught.value)
+
+
+def test_env_smtp_login_address_is_the_sender_when_none_is_given(smtp_server):
+    url = f"smtp://alerts%40example.org:pw@127.0.0.1:{smtp_server.port}"
+    [email] = channels_from_env({"WATCH_SMTP_URL": url}, recipients=RECIPIENTS, sender=None)
+    assert email.sender == "alerts@example.org"

@@ -14,18 +14,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from email.utils import parseaddr
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from watch.channels.message import Change, Channel, EvidenceLine, Message
 from watch.channels.redaction import redact
 
+if TYPE_CHECKING:
+    from watch.channels.apprise import AppriseChannel
+    from watch.channels.email import EmailChannel
+    from watch.channels.slack import SlackChannel
+
 __all__ = [
+    "AppriseChannel",
     "Change",
     "Channel",
+    "EmailChannel",
     "EvidenceLine",
     "Message",
+    "SlackChannel",
     "channels_from_env",
     "redact",
 ]
+
+# The channel classes load on first use: apprise and httpx are slow to import and most
+# commands never send anything.
+_LAZY = {
+    "AppriseChannel": "watch.channels.apprise",
+    "EmailChannel": "watch.channels.email",
+    "SlackChannel": "watch.channels.slack",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 ENV_VARS = ("WATCH_SMTP_URL", "WATCH_MAIL_FROM", "WATCH_SLACK_WEBHOOK_URL", "WATCH_APPRISE_URLS")
 

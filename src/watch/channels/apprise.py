@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
@@ -56,9 +57,13 @@ class AppriseChannel:
         self._urls = urls
         asset = apprise.AppriseAsset(storage_mode="memory")
         self._apprise = apprise.Apprise(asset=asset)
-        for url in urls:
-            if not self._apprise.add(url):
-                raise ValueError(f"not a usable Apprise URL: {redacted_url(url)}")
+        with warnings.catch_warnings():
+            # Apprise loads its plugins on first use; one imports the deprecated stdlib
+            # imghdr, which is Apprise's to fix and must not fail a run under -W error.
+            warnings.filterwarnings("ignore", "'imghdr' is deprecated", DeprecationWarning)
+            for url in urls:
+                if not self._apprise.add(url):
+                    raise ValueError(f"not a usable Apprise URL: {redacted_url(url)}")
 
     def __repr__(self) -> str:
         return f"AppriseChannel({', '.join(redacted_url(u) for u in self._urls)})"

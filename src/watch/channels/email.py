@@ -122,10 +122,13 @@ class EmailChannel:
         name: str = "email",
     ) -> None:
         self.settings = SMTPSettings.from_url(smtp_url)
-        if not parseaddr(sender)[1]:
-            raise ValueError(f"not a mail address: {sender!r}")
+        if "@" not in parseaddr(sender)[1]:
+            raise ValueError(f"WATCH_MAIL_FROM / sender is not a mail address: {sender!r}")
         if not recipients:
             raise ValueError("email needs at least one recipient")
+        bad = [r for r in recipients if "@" not in parseaddr(r)[1]]
+        if bad:
+            raise ValueError(f"not mail addresses: {bad}")
         self.name = name
         self.sender = sender
         self.recipients = list(recipients)

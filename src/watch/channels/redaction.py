@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 MASK = "***"
-# Loggers of libraries that log request URLs: httpx at INFO, apprise at DEBUG.
-LEAKY_LOGGERS = ("httpx", "apprise")
+# Loggers of libraries that log request URLs: httpx at INFO; apprise and urllib3 (which
+# apprise's plugins use through requests) at DEBUG. A filter only sees records logged on
+# its own logger, so these are the exact names, not parents.
+LEAKY_LOGGERS = ("httpx", "apprise", "urllib3.connectionpool")
 
 
 def redact(text: str, secrets: Iterable[str | None]) -> str:
