@@ -255,6 +255,10 @@ def _cheap_first(terms: Iterable[_Term]) -> list[_Term]:
     return sorted(terms, key=lambda term: order.get(type(term), 1))
 
 
+def _union(terms: Iterable[_Term]) -> frozenset[int]:
+    return frozenset(i for t in terms if isinstance(t, _PhraseTerm) for i in t.ids)
+
+
 class _GroupTerm:
     def __init__(
         self,
@@ -270,20 +274,33 @@ class _GroupTerm:
         self.none_terms = _cheap_first(none_terms)
         self.near = near
         self.within = within
-        self.cheap_all = [t for t in self.all_terms if not isinstance(t, _RegexTerm)]
-        self.regex_all = [t for t in self.all_terms if isinstance(t, _RegexTerm)]
+        # Precomputed so that most calls end in a few set operations on the hit ids.
+        phrases = [t.ids for t in self.all_terms if isinstance(t, _PhraseTerm)]
+        self.required = phrases + ([side.ids for side in near] if near else [])
+        self.all_groups = [t for t in self.all_terms if isinstance(t, _GroupTerm)]
+        self.all_regexes = [t for t in self.all_terms if isinstance(t, _RegexTerm)]
+        self.any_phrases = _union(self.any_terms)
+        self.any_other = [t for t in self.any_terms if not isinstance(t, _PhraseTerm)]
+        self.none_phrases = _union(self.none_terms)
+        self.none_other = [t for t in self.none_terms if not isinstance(t, _PhraseTerm)]
 
     def test(self, scan: _Scan) -> bool:
-        for term in self.cheap_all:
-            if not term.test(scan):
+        hits = scan.hit_ids
+        for ids in self.required:
+            if ids.isdisjoint(hits):
                 return False
+        if not self.none_phrases.isdisjoint(hits):
+            return False
+        any_met = not self.any_terms or not self.any_phrases.isdisjoint(hits)
+        if not all(group.test(scan) for group in self.all_groups):
+            return False
         if self.near is not None and self._near_span(scan) is None:
             return False
-        if self.any_terms and not any(term.test(scan) for term in self.any_terms):
+        if not any_met and not any(term.test(scan) for term in self.any_other):
             return False
-        if any(term.test(scan) for term in self.none_terms):
+        if any(term.test(scan) for term in self.none_other):
             return False
-        return all(term.test(scan) for term in self.regex_all)
+        return all(term.test(scan) for term in self.all_regexes)
 
     def span(self, scan: _Scan) -> _Span:
         if self.first_all is not None:
@@ -297,8 +314,6 @@ class _GroupTerm:
     def _near_span(self, scan: _Scan) -> _Span | None:
         assert self.near is not None
         left, right = self.near
-        if not (left.test(scan) and right.test(scan)):
-            return None
         for a in left.places(scan):
             for b in right.places(scan):
                 first, second = (a, b) if a[0] <= b[0] else (b, a)
