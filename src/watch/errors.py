@@ -12,6 +12,7 @@ WatchError
 ├── UnknownIndicator         an id that the configuration does not define
 ├── UnknownEvidence          an evidence id that is not stored
 ├── NotResolvedByHand        reopen asked of an indicator no analyst resolved
+├── DaemonAlreadyRunning     a second daemon on one SQLite database (or a bad lock)
 ├── InvalidArchive           a backtest archive that cannot be read
 └── DeliveryError            an alert channel failed
     ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
@@ -102,6 +103,10 @@ class NotResolvedByHand(WatchError):
 
 class InvalidArchive(WatchError):
     pass
+
+
+class DaemonAlreadyRunning(WatchError):
+    """Another `watch run` holds this SQLite database (several may share PostgreSQL)."""
 
 
 class DeliveryError(WatchError):
