@@ -66,7 +66,8 @@ def sync_feeds(session: Session, config: Config, extra_urls: Sequence[str] = ())
     """The Feed rows for the configured feeds plus `extra_urls`, created where missing."""
     wanted = {f.url: f.name for f in config.feeds}
     for url in extra_urls:
-        wanted.setdefault(url, urlsplit(url).netloc or url)
+        parts = urlsplit(url)
+        wanted.setdefault(url, f"{parts.netloc}{parts.path}" or url)
     rows = {f.url: f for f in session.exec(select(Feed).where(col(Feed.url).in_(list(wanted))))}
     for url, name in wanted.items():
         if url not in rows:
@@ -107,6 +108,8 @@ def refresh_feed(
             parsed = parse_feed(
                 fetched.body or b"", url=fetched.final_url, content_type=fetched.content_type
             )
+            if parsed.title and not any(f.url == feed.url for f in config.feeds):
+                feed.name = parsed.title[:300]  # an ad-hoc --feed is known by its own title
             fresh = dedupe(session, feed, parsed.entries, now)
             matches = [matcher.match(entry_text(n.row.title, n.row.summary)) for n in fresh]
             recorded = record(session, config, fresh, matches, now)
