@@ -184,6 +184,17 @@ def test_slack_long_header_and_many_lines_are_truncated(slack, slack_receiver):
     assert re.fullmatch(r"… \d+ more lines", payload["blocks"][-1]["text"]["text"])
 
 
+def test_slack_one_huge_line_is_cut_without_breaking_an_entity(slack, slack_receiver):
+    reminder = Message(key="r-1", subject="reminder", kind="reminder", lines=["", "&<" * 3000])
+    slack.send(reminder)
+
+    assert slack_receiver.rejected == []
+    [payload] = slack_receiver.delivered
+    text = payload["blocks"][1]["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("…")
+    assert re.fullmatch(r"\n(&amp;&lt;)+…", text)
+
+
 @pytest.mark.parametrize(
     ("reply", "error", "retry_after"),
     [

@@ -88,11 +88,12 @@ class AppriseChannel:
                 or result.status.name
             )
             raise RetryableDelivery(self._reason(said))
-        log.info("apprise sent key=%s services=%d", message.key, len(result.results))
+        log.debug("apprise sent key=%s services=%d", message.key, len(result.results))
 
     @staticmethod
-    def _last_log(result: object) -> str:
-        entries = list(result.logs()) if hasattr(result, "logs") else []
+    def _last_log(result: apprise.NotifyResult) -> str:
+        """The last thing Apprise logged for a failed service: its reason, in its words."""
+        entries = list(result.logs())
         return one_line(entries[-1].message)[:200] if entries else "no detail"
 
     def _reason(self, text: str) -> str:

@@ -184,7 +184,7 @@ class EmailChannel:
             raise RetryableDelivery(self._reason(f"timed out after {self.timeout:g}s")) from None
         except OSError as exc:  # refused connection, DNS, TLS handshake, reset
             raise RetryableDelivery(self._reason(f"cannot connect: {exc}")) from None
-        log.info(
+        log.debug(
             "email sent key=%s to=%d server=%s",
             message.key,
             len(self.recipients),

@@ -166,26 +166,29 @@ def render_blocks(message: Message) -> list[dict[str, Any]]:
             break
         blocks.extend(candidate)
 
-    lines = [escape(line) for line in message.lines]
-    while lines:
+    lines, start = list(message.lines), 0
+    while start < len(lines):
         if len(blocks) >= budget:
-            blocks.append(section(more(len(lines), "lines")))
+            blocks.append(section(more(len(lines) - start, "lines")))
             break
-        text, used = _take_lines(lines, MAX_SECTION_TEXT)
-        blocks.append(section(text))
-        lines = lines[used:]
+        text, used = _take_lines(lines, start, MAX_SECTION_TEXT)
+        if text.strip():
+            blocks.append(section(text))
+        start += used
     return blocks + trailer
 
 
-def _take_lines(lines: Sequence[str], limit: int) -> tuple[str, int]:
-    """As many whole lines as fit in `limit` characters (at least one, cut if it must be)."""
+def _take_lines(lines: Sequence[str], start: int, limit: int) -> tuple[str, int]:
+    """Escaped whole lines from `start` that fit in `limit` characters (at least one, cut
+    to fit if it must be), and how many were taken."""
     taken: list[str] = []
     size = 0
-    for line in lines:
-        if taken and size + 1 + len(line) > limit:
+    for line in lines[start:]:
+        text = fit(line, limit)
+        if taken and size + 1 + len(text) > limit:
             break
-        taken.append(line if len(line) <= limit else line[: limit - 1] + "…")
-        size += len(taken[-1]) + (1 if len(taken) > 1 else 0)
+        size += len(text) + (1 if taken else 0)
+        taken.append(text)
     return "\n".join(taken), len(taken)
 
 
@@ -260,7 +263,7 @@ class SlackChannel:
             finally:
                 self._last_post = self._clock()
             self._check(response)
-        log.info("slack sent key=%s blocks=%d", message.key, len(body["blocks"]))
+        log.debug("slack sent key=%s blocks=%d", message.key, len(body["blocks"]))
 
     def _wait_for_turn(self) -> None:
         now = self._clock()
