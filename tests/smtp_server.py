@@ -12,6 +12,7 @@ With `auth` set, MAIL without a successful AUTH gets 530, like a real submission
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import ssl
 import subprocess
@@ -66,7 +67,7 @@ class _Controller(Controller):
     """aiosmtpd's Controller, bound to port 0 and told the port the OS picked."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
