@@ -12,7 +12,7 @@ or requests. Paths given to `route()` and `url()` are relative to that namespace
 
 `route(path, body=b"", *, status=200, headers=None, content_type="application/rss+xml",
 etag=None, last_modified=None, delay=0.0, redirect_to=None, truncate_at=None, repeat=1,
-content_length=True)` serves, on GET:
+content_length=True, drip=0.0)` serves, on GET:
 
 - a feed: `body` (str is sent as UTF-8; pass bytes for other encodings, e.g.
   `xml.encode("windows-1251")` with a matching XML declaration);
@@ -26,6 +26,7 @@ content_length=True)` serves, on GET:
 - a truncated body: `truncate_at=100` announces the full Content-Length, sends 100 bytes, closes;
 - a huge body: `repeat=N` sends `body` N times (cheap in memory); `content_length=False` sends
   no Content-Length and closes the connection to end the body (so the size is unknown up front);
+- a slow drip: `drip=0.5` sends the body 1 KB at a time, pausing 0.5 s between pieces;
 - anything else: `headers` are added last and win (e.g. a different Content-Type, a fixed Date).
 
 Unknown paths answer 404. Every request is recorded as a `RecordedRequest(method, path,
@@ -72,6 +73,7 @@ class Route:
     truncate_at: int | None = None
     repeat: int = 1
     content_length: bool = True
+    drip: float = 0.0
 
 
 class FeedSite:
@@ -107,6 +109,7 @@ class FeedSite:
         truncate_at: int | None = None,
         repeat: int = 1,
         content_length: bool = True,
+        drip: float = 0.0,
     ) -> str:
         """Serve `path` as described in the module docstring; returns its URL."""
         if isinstance(last_modified, datetime):
@@ -126,6 +129,7 @@ class FeedSite:
             truncate_at=truncate_at,
             repeat=repeat,
             content_length=content_length,
+            drip=drip,
         )
         with self._lock:
             self.routes[_slash(path)] = route
@@ -150,14 +154,16 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real feed servers do
     disable_nagle_algorithm = True  # headers and body go out in separate writes
     server: _Server
+    site_closed: threading.Event
 
     def do_GET(self) -> None:
         site, path = self.server.owner.site_for(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         route = site.record(RecordedRequest("GET", path, headers)) if site else None
-        if route is None:
+        if site is None or route is None:
             self._send(404, {"Content-Type": "text/plain"}, b"not found\n")
             return
+        self.site_closed = site.closed
         if route.delay and (site.closed.wait(route.delay) or self.server.owner.stopping.is_set()):
             self.close_connection = True
             return
@@ -197,6 +203,13 @@ class _Handler(BaseHTTPRequestHandler):
         if route is not None and route.truncate_at is not None:
             self.wfile.write(body[: route.truncate_at])
             self.wfile.flush()
+            self.close_connection = True
+            return
+        if route is not None and route.drip:
+            for start in range(0, len(body), 1024):
+                self.wfile.write(body[start : start + 1024])
+                if self.site_closed.wait(route.drip):
+                    break
             self.close_connection = True
             return
         for _ in range(repeat):

@@ -253,6 +253,13 @@ def test_fetch_times_out_on_a_hanging_server(feed_server: FeedSite, impatient_cl
         fetch_feed(impatient_client, url)
 
 
+def test_fetch_gives_up_on_a_body_that_drips_in(feed_server: FeedSite, client: httpx.Client):
+    url = feed_server.route("/drip.xml", b"x" * 10_000, drip=0.2)
+
+    with pytest.raises(FeedTimeout, match="gave up: body still arriving after"):
+        fetch_feed(client, url, max_seconds=0.3)
+
+
 def test_fetch_truncated_body_is_a_clear_error(feed_server: FeedSite, client: httpx.Client):
     url = feed_server.route("/cut.xml", RSS, truncate_at=100)
 
@@ -366,8 +373,9 @@ def test_fetch_many_reports_every_feed_and_one_failure_stops_none(
         "refused": "FeedUnreachable",
         "dns": "FeedUnreachable",
     }
-    assert outcomes["same"].not_modified
-    assert not outcomes["fresh"].not_modified
+    same, fresh = outcomes["same"], outcomes["fresh"]
+    assert isinstance(same, FetchResult) and same.not_modified
+    assert isinstance(fresh, FetchResult) and not fresh.not_modified
 
 
 def test_fetch_many_takes_a_generator_and_can_stop_early(

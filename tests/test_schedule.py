@@ -47,9 +47,13 @@ def test_next_poll(
 
 
 def test_next_poll_honours_custom_bounds() -> None:
-    bounds = {"min_interval": 1 * M, "max_interval": 2 * H}
-    assert next_poll(NOW, 1 * M, **bounds) == NOW + 1 * M
-    assert next_poll(NOW, 1 * H, consecutive_failures=5, **bounds) == NOW + 2 * H
+    def poll(interval: timedelta, failures: int = 0) -> datetime:
+        return next_poll(
+            NOW, interval, consecutive_failures=failures, min_interval=M, max_interval=2 * H
+        )
+
+    assert poll(1 * M) == NOW + 1 * M
+    assert poll(1 * H, failures=5) == NOW + 2 * H
 
 
 @pytest.mark.parametrize(

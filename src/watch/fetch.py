@@ -12,6 +12,7 @@ subclass whose `str()` is one line fit for `watch feeds`:
                      example.org closed the connection without answering
     FeedTimeout      timed out connecting to example.org (after 20 s)
                      timed out waiting for example.org to answer (after 20 s)
+                     gave up: body still arriving after 4,096 bytes
     FeedHTTPError    HTTP 404 Not Found
                      HTTP 429 Too Many Requests (retry after 120 s)
     FeedTooLarge     body is 52,428,800 bytes, over the 10,000,000-byte cap
@@ -118,11 +119,15 @@ def fetch_feed(
     etag: str | None = None,
     last_modified: str | None = None,
     max_bytes: int = 10_000_000,
+    max_seconds: float = 120.0,
 ) -> FetchResult:
     """GET `url` conditionally; a 304 comes back as `not_modified` with no body.
 
-    Raises a `FeedError` subclass (see the module docstring) for anything but a 2xx or 304.
+    The client's timeout bounds each wait; `max_seconds` bounds the whole download, so a
+    server dripping bytes cannot hold a worker for ever. Raises a `FeedError` subclass (see the
+    module docstring) for anything but a 2xx or 304.
     """
+    deadline = time.monotonic() + max_seconds
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -130,7 +135,7 @@ def fetch_feed(
         headers["If-Modified-Since"] = last_modified
     try:
         with client.stream("GET", url, headers=headers) as response:
-            return _read(response, url, etag, last_modified, max_bytes)
+            return _read(response, url, etag, last_modified, max_bytes, deadline)
     except FeedError:
         raise
     except httpx.TimeoutException as exc:
@@ -155,6 +160,7 @@ def fetch_many(
     *,
     concurrency: int = 8,
     max_bytes: int = 10_000_000,
+    max_seconds: float = 120.0,
 ) -> Iterator[tuple[FetchRequest, FetchResult | FeedError]]:
     """Fetch every request, `concurrency` at a time; yield each (request, result or error) as it
     completes (not in input order). Stopping the iteration early cancels what has not started.
@@ -168,7 +174,8 @@ def fetch_many(
         def submit_next() -> None:
             request = next(pending, None)
             if request is not None:
-                in_flight[pool.submit(_fetch_one, client, request, max_bytes)] = request
+                future = pool.submit(_fetch_one, client, request, max_bytes, max_seconds)
+                in_flight[future] = request
 
         try:
             for _ in range(concurrency * 2):  # a short queue keeps every worker busy
@@ -208,7 +215,7 @@ def parse_retry_after(value: str | None, *, now: datetime) -> float | None:
 
 
 def _fetch_one(
-    client: httpx.Client, request: FetchRequest, max_bytes: int
+    client: httpx.Client, request: FetchRequest, max_bytes: int, max_seconds: float
 ) -> FetchResult | FeedError:
     try:
         return fetch_feed(
@@ -217,6 +224,7 @@ def _fetch_one(
             etag=request.etag,
             last_modified=request.last_modified,
             max_bytes=max_bytes,
+            max_seconds=max_seconds,
         )
     except FeedError as error:
         return error
@@ -230,6 +238,7 @@ def _read(
     etag: str | None,
     last_modified: str | None,
     max_bytes: int,
+    deadline: float,
 ) -> FetchResult:
     status = response.status_code
     final_url = str(response.url)
@@ -249,7 +258,7 @@ def _read(
     declared = _content_length(response)
     if declared is not None and declared > max_bytes:
         raise FeedTooLarge(url, f"body is {declared:,} bytes, over the {max_bytes:,}-byte cap")
-    body = _read_capped(response, url, declared, max_bytes)
+    body = _read_capped(response, url, declared, max_bytes, deadline)
     return FetchResult(
         url=url,
         final_url=final_url,
@@ -262,7 +271,9 @@ def _read(
     )
 
 
-def _read_capped(response: httpx.Response, url: str, declared: int | None, max_bytes: int) -> bytes:
+def _read_capped(
+    response: httpx.Response, url: str, declared: int | None, max_bytes: int, deadline: float
+) -> bytes:
     chunks: list[bytes] = []
     size = 0
     try:
@@ -270,6 +281,8 @@ def _read_capped(response: httpx.Response, url: str, declared: int | None, max_b
             size += len(chunk)
             if size > max_bytes:
                 raise FeedTooLarge(url, f"body exceeds the {max_bytes:,}-byte cap")
+            if time.monotonic() > deadline:
+                raise FeedTimeout(url, f"gave up: body still arriving after {size:,} bytes")
             chunks.append(chunk)
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
         received = response.num_bytes_downloaded
