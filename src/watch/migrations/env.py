@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from watch import models, resolution  # noqa: F401  (register the tables on SQLModel.metadata)
+from watch import models, outbox, resolution  # noqa: F401  (registers their tables)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

@@ -1,0 +1,186 @@
+"""The daemon end to end: real feeds on loopback, real SMTP (aiosmtpd), a Slack stand-in,
+SQLite and PostgreSQL; the clock is moved, never slept on."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from tests.alerting import (
+    SENDER,
+    Clock,
+    GrowingFeed,
+    email_channel,
+    make_daemon,
+    slack_channel,
+    tracker,
+    write_tracker,
+)
+from watch.cli import app
+from watch.daemon import Daemon
+from watch.errors import DaemonAlreadyRunning
+from watch.outbox import Delivery
+
+SITE_WORK = "North Korea begins rebuilding Sohae launch site"
+SITE_WORK_2 = "Satellite images show construction at Tongchang-ri"
+ICBM = "North Korea fires ICBM into the sea"
+
+
+def changes_in(payload: dict) -> list[str]:
+    """'rocket-site-work → signalled' lines of a Slack payload's notification text."""
+    return [line for line in payload["text"].splitlines()[1:] if "→" in line]
+
+
+def test_run_once_sends_one_grouped_alert_per_channel(
+    tmp_path: Path, database_url, feed_server, smtp_server, slack_receiver, monkeypatch
+):
+    feed = GrowingFeed(feed_server)
+    feed.publish("Weather in Pyongyang", SITE_WORK, ICBM)
+    path = write_tracker(tmp_path, [feed.url], "  group_wait: 5m\n", open_windows=True)
+    monkeypatch.setenv("WATCH_DATABASE_URL", database_url)
+    monkeypatch.setenv("WATCH_SMTP_URL", smtp_server.url())
+    monkeypatch.setenv("WATCH_MAIL_FROM", SENDER)
+    monkeypatch.setenv("WATCH_SLACK_WEBHOOK_URL", slack_receiver.webhook_url)
+    runner = CliRunner()
+
+    first = runner.invoke(app, ["run", "--once", "--config", str(path)])
+    assert first.exit_code == 0, first.output
+    assert "2 state changes" in first.output and "4 delivered" in first.output
+
+    assert len(smtp_server.received) == 1 and len(slack_receiver.delivered) == 1
+    mail = smtp_server.received[0]
+    assert sorted(mail.rcpt_tos) == ["analyst@example.org", "desk@example.org"]
+    assert mail.message["Subject"] == "[watch] test-freeze → broken (+1 more)"
+    text = mail.part("text/plain")
+    assert "quiet → signalled" in text and "holding → broken" in text
+    assert SITE_WORK in text and "hawk forecast 0.80" in text
+    assert "<strong>" in mail.part("text/html")
+    assert sorted(changes_in(slack_receiver.delivered[0])) == [
+        "rocket-site-work quiet → signalled",
+        "test-freeze holding → broken",
+    ]
+
+    again = runner.invoke(app, ["run", "--once", "--config", str(path)])
+    assert again.exit_code == 0, again.output
+    assert len(smtp_server.received) == 1 and len(slack_receiver.delivered) == 1
+
+    listed = runner.invoke(app, ["alerts", "--sent", "--json", "--config", str(path)])
+    rows = json.loads(listed.output)
+    assert sorted((r["channel"], r["subject"]) for r in rows) == [
+        ("email", "rocket-site-work"),
+        ("email", "test-freeze"),
+        ("slack", "rocket-site-work"),
+        ("slack", "test-freeze"),
+    ]
+    assert "xoxsecret" not in listed.output
+
+
+def test_feed_gaining_a_matching_entry_alerts_once_per_channel(
+    tmp_path, engine, feed_server, smtp_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed.publish("Weather in Pyongyang")
+    config = tracker(tmp_path, [feed])
+    daemon = make_daemon(
+        engine, config, [email_channel(smtp_server), slack_channel(slack_receiver, clock)], clock
+    )
+    try:
+        quiet = daemon.run_once()
+        assert quiet.new_entries == 1 and quiet.queued == 0
+        feed.publish(SITE_WORK)
+        clock.advance(minutes=11)
+        report = daemon.run_once()
+        assert (report.new_entries, report.changes, report.queued) == (1, 1, 1)
+        for _ in range(3):
+            clock.advance(minutes=11)
+            daemon.run_once()
+    finally:
+        daemon.close()
+    assert len(smtp_server.received) == 1
+    assert [changes_in(p) for p in slack_receiver.delivered] == [
+        ["rocket-site-work quiet → signalled"]
+    ]
+
+
+def test_slack_errors_then_recovery_deliver_every_alert_exactly_once(
+    tmp_path, engine, feed_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed], "  retry_first: 1m\n  retry_max: 10m\n")
+    slack_receiver.script(500, (429, 120), "hang", 503)
+    slack_receiver.hang_seconds = 3
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    published = [SITE_WORK, ICBM, SITE_WORK_2]
+    try:
+        for title in published:  # a new change each cycle while Slack misbehaves
+            feed.publish(title, source=f"src{len(feed.items)}")
+            daemon.run_once()
+            clock.advance(minutes=11)
+        for _ in range(8):  # Slack is back: the clock passes every backoff and Retry-After
+            daemon.run_once()
+            clock.advance(minutes=11)
+    finally:
+        daemon.close()
+    assert len(slack_receiver.attempts) >= 5  # the four failures were really tried
+    delivered = sorted(c for p in slack_receiver.delivered for c in changes_in(p))
+    assert delivered == [
+        "rocket-site-work quiet → confirmed",  # signalled was superseded while Slack was down
+        "test-freeze holding → broken",
+    ]
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery)).all()
+    assert {r.status for r in rows} <= {"sent", "superseded"}
+    assert sum(r.status == "sent" for r in rows) == len(delivered)
+
+
+def test_second_daemon_on_one_sqlite_database_refuses_to_start(tmp_path, feed_server):
+    from watch.db import open_database
+
+    feed = GrowingFeed(feed_server)
+    feed.publish("Weather in Pyongyang")
+    config = tracker(tmp_path, [feed])
+    engine = open_database(f"sqlite:///{tmp_path / 'watch.db'}")
+    first, second = Daemon(engine, config, []), Daemon(engine, config, [])
+    try:
+        first.acquire()
+        with pytest.raises(DaemonAlreadyRunning, match="one daemon per SQLite database"):
+            second.acquire()
+        first.release()
+        second.acquire()  # the lock is free again once the first lets go
+    finally:
+        first.close()
+        second.close()
+        engine.dispose()
+
+
+def test_run_logs_one_line_per_poll_and_per_alert_without_secrets(
+    tmp_path, engine, feed_server, slack_receiver, caplog
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed.publish(SITE_WORK)
+    config = tracker(tmp_path, [feed])
+    slack_receiver.script(500)
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    with caplog.at_level(logging.INFO, logger="watch"):
+        try:
+            daemon.run_once()
+            clock.advance(minutes=5)
+            daemon.run_once()
+        finally:
+            daemon.close()
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(f"feed={feed.url} result=ok" in line for line in lines)
+    assert any(
+        "indicator=rocket-site-work state=signalled channel=slack status=retry" in line
+        for line in lines
+    )
+    assert any("channel=slack status=sent" in line for line in lines)
+    assert not any("xoxsecret" in line for line in lines)
