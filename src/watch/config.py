@@ -240,6 +240,11 @@ class ScorecardSchedule(Strict):
     """When the daemon sends the scorecard: a crontab line in alerts.timezone."""
 
     schedule: str | None = Field(default="0 8 * * mon", description="crontab; null turns it off")
+    reports: str | None = Field(
+        default="reports",
+        description="folder (relative to the tracker file) where sent scorecards are saved; "
+        "null: not saved",
+    )
 
     @field_validator("schedule")
     @classmethod
@@ -291,6 +296,13 @@ class Config(Strict):
 
     def alert_on(self, indicator: Indicator) -> list[str]:
         return indicator.alert_on if indicator.alert_on is not None else self.defaults.alert_on
+
+    def reports_folder(self) -> Path | None:
+        """Where scheduled scorecards are saved (watch.scorecard.save_report), if anywhere."""
+        if self.scorecard.reports is None:
+            return None
+        base = self.path.parent if self.path else Path.cwd()
+        return base / self.scorecard.reports
 
     def feed_interval(self, feed: Feed) -> timedelta:
         return feed.interval or self.defaults.interval
