@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -154,3 +155,54 @@ def test_close_windows_leaves_windows_that_resolved_yes_or_by_hand(engine, confi
             ("rocket-site-work", "dove"),
             ("rocket-site-work", "hawk"),
         ]
+
+
+def test_review_commands_round_trip(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from watch.cli import app
+    from watch.db import open_database
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("WATCH_DATABASE_URL", url)
+    config = load_config(TRACKER)
+    engine = open_database(url)
+    with Session(engine) as session:
+        add_evidence(session, config, "rocket-site-work", "Wire A", MARCH, "Sohae work")
+        confirming, _ = add_evidence(session, config, "rocket-site-work", "Wire B", MARCH)
+        session.commit()
+    engine.dispose()
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, [*args, "--config", str(TRACKER)], catch_exceptions=False)
+        return result.exit_code, result.output
+
+    code, out = run("reject", str(confirming), "--note", "duplicate")
+    assert code == 0 and "rocket-site-work: confirmed -> signalled (reject)" in out
+    code, out = run("resolve", "summit", "--yes", "--note", "met in Hanoi", "--json")
+    assert code == 0
+    assert json.loads(out) == [
+        {"indicator": "summit", "from": "quiet", "to": "resolved", "cause": "manual"}
+    ]
+    code, out = run("reopen", "summit")
+    assert code == 0 and "summit: resolved -> reopened (manual)" in out
+    code, out = run("history", "summit", "--json")
+    assert [(row["from"], row["to"]) for row in json.loads(out)] == [
+        ("quiet", "resolved"),
+        ("resolved", "reopened"),
+        ("reopened", "quiet"),
+    ]
+    code, out = run("history", "rocket-site-work")
+    assert code == 0 and "history of rocket-site-work" in out
+    rows = json.loads(run("history", "rocket-site-work", "--json")[1])
+    assert rows[0]["evidence"]["title"] == "Sohae work"
+    assert rows[-1]["note"] == f"evidence {confirming} rejected: duplicate"
+    code, out = run("scorecard", "--format", "json", "--as-of", "2019-03-10")
+    assert code == 0 and json.loads(out)["as_of"] == "2019-03-10"
+    code, out = run("scorecard", "--format", "html", "--out", str(tmp_path / "card.html"))
+    assert code == 0 and (tmp_path / "card.html").read_text().startswith("<!DOCTYPE html>")
+    assert run("reopen", "summit")[0] == 2
+    assert run("reject", "999", "--note", "x")[0] == 2
+    assert run("scorecard", "--format", "pdf")[0] == 2
+    assert run("scorecard", "--as-of", "last week")[0] == 2
