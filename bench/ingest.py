@@ -1,0 +1,194 @@
+"""Ingest throughput: parse + dedupe + match + store, beside feedparser's parse-only rate.
+
+Generates RSS feeds of real-style headlines, then for the shipped tracker and for one with 500
+generated indicators measures entries/s through the same stages `watch poll` runs per feed
+(one transaction per feed, bulk inserts), into a fresh SQLite file. Prints a table.
+
+    .venv/bin/python bench/ingest.py [--feeds 40] [--entries 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.rss import item, rss  # noqa: E402
+from watch.config import Config, load_config  # noqa: E402
+from watch.db import open_database, session_scope  # noqa: E402
+from watch.dedupe import dedupe  # noqa: E402
+from watch.matching import Matcher, entry_text  # noqa: E402
+from watch.models import Feed  # noqa: E402
+from watch.parse import parse_feed  # noqa: E402
+from watch.record import record  # noqa: E402
+
+SUBJECTS = [
+    "North Korea",
+    "Pyongyang",
+    "Kim Jong Un",
+    "Seoul",
+    "The U.S.",
+    "Japan",
+    "China",
+    "Russia",
+    "Putin",
+    "Satellite imagery",
+    "Analysts",
+    "The UN Security Council",
+]
+VERBS = [
+    "warns of",
+    "signals",
+    "rebuilds",
+    "skips",
+    "holds",
+    "fires",
+    "proposes",
+    "rejects",
+    "suspends",
+    "announces",
+    "reports on",
+    "denies",
+]
+OBJECTS = [
+    "talks with the South",
+    "a summit with Putin",
+    "new sanctions",
+    "missile tests",
+    "construction at the Sohae launch site",
+    "joint military drills",
+    "the liaison office",
+    "working-level negotiations",
+    "a visit to Beijing",
+    "the nuclear test site",
+    "sanctions relief",
+    "short-range projectiles",
+    "food aid",
+    "an ICBM launch",
+]
+
+
+def headline(rng: random.Random) -> str:
+    return f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)}"
+
+
+def make_feeds(n_feeds: int, n_entries: int, seed: int = 7) -> list[bytes]:
+    rng = random.Random(seed)
+    start = datetime(2019, 4, 1, tzinfo=UTC)
+    feeds = []
+    for f in range(n_feeds):
+        items = [
+            item(
+                headline(rng) + f" ({f}-{e})",
+                link=f"https://news{f}.example/story/{e}?utm_source=rss",
+                guid=f"feed{f}-entry{e}",
+                summary=" ".join(headline(rng) for _ in range(3)) + ".",
+                published=start + timedelta(minutes=rng.randrange(0, 60 * 24 * 90)),
+            )
+            for e in range(n_entries)
+        ]
+        feeds.append(rss(*items, title=f"Bench feed {f}"))
+    return feeds
+
+
+def generated_config(base: Config, n: int, seed: int = 11) -> Config:
+    """`base` with its indicators replaced by `n` generated ones of a realistic shape."""
+    rng = random.Random(seed)
+    words = sorted(
+        {
+            w.strip(".,()").lower()
+            for s in SUBJECTS + VERBS + OBJECTS
+            for w in s.split()
+            if len(w) > 3
+        }
+    )
+    indicators = []
+    for i in range(n):
+        a, b, c = rng.sample(words, 3)
+        indicators.append(
+            {
+                "id": f"gen-{i}",
+                "title": f"Generated {i}",
+                "description": "generated",
+                "kind": "event",
+                "forecasts": {r.id: {"p": 0.5, "why": "generated"} for r in base.readings},
+                "match": [
+                    {
+                        "name": "r",
+                        "all": ["@north-korea" if "north-korea" in base.aliases else a],
+                        "any": [f"{b}*", f"{c} {a}"],
+                        "none": [rng.choice(words)],
+                    },
+                    {"name": "near", "near": [a, b], "within": 4},
+                ],
+            }
+        )
+    data = base.model_dump(exclude={"path"}) | {"indicators": indicators}
+    return Config.model_validate(data)
+
+
+def parse_only(feeds: list[bytes]) -> float:
+    started = time.perf_counter()
+    count = sum(len(feedparser.parse(body).entries) for body in feeds)
+    return count / (time.perf_counter() - started)
+
+
+def ingest(feeds: list[bytes], config: Config) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory() as folder:
+        engine = open_database(f"sqlite:///{folder}/bench.db")
+        matcher = Matcher(config)
+        now = datetime(2019, 7, 1, tzinfo=UTC)
+        with session_scope(engine) as session:
+            rows = [
+                Feed(url=f"https://news{i}.example/rss", name=f"feed {i}")
+                for i in range(len(feeds))
+            ]
+            session.add_all(rows)
+        count = evidence = 0
+        started = time.perf_counter()
+        for row, body in zip(rows, feeds, strict=True):
+            with session_scope(engine) as session:
+                parsed = parse_feed(body, url=row.url)
+                fresh = dedupe(session, row, parsed.entries, now)
+                matches = [matcher.match(entry_text(n.row.title, n.row.summary)) for n in fresh]
+                recorded = record(session, config, fresh, matches, now)
+                count += recorded.entries
+                evidence += recorded.evidence
+        elapsed = time.perf_counter() - started
+        engine.dispose()
+    return count / elapsed, evidence
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--feeds", type=int, default=40)
+    parser.add_argument("--entries", type=int, default=50)
+    args = parser.parse_args()
+    feeds = make_feeds(args.feeds, args.entries)
+    shipped = load_config(ROOT / "indicators.yaml")
+    total = args.feeds * args.entries
+    print(f"{total} entries in {args.feeds} feeds")
+    baseline = max(parse_only(feeds) for _ in range(3))
+    print(f"{'feedparser parse only':<40} {baseline:>10,.0f} entries/s")
+    for label, config in [
+        (f"ingest, shipped tracker ({len(shipped.indicators)} indicators)", shipped),
+        ("ingest, 500 generated indicators", generated_config(shipped, 500)),
+    ]:
+        rate, evidence = max(ingest(feeds, config) for _ in range(2))
+        print(
+            f"{label:<40} {rate:>10,.0f} entries/s  "
+            f"({rate / baseline:.0%} of parse-only, {evidence} evidence rows)"
+        )
+
+
+if __name__ == "__main__":
+    main()
