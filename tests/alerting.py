@@ -40,7 +40,8 @@ def write_tracker(
         f"  - name: Feed {i}\n    url: {url}\n    interval: 10m\n"
         for i, url in enumerate(feed_urls)
     )
-    text = f"{base}\nfeeds:\n{feeds}alerts:\n  recipients: {RECIPIENTS}\n{alerts}{extra}"
+    feeds = f"feeds:\n{feeds}" if feeds else "feeds: []\n"
+    text = f"{base}\n{feeds}alerts:\n  recipients: {RECIPIENTS}\n{alerts}{extra}"
     path = folder / "tracker.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -71,6 +72,9 @@ class GrowingFeed:
     path: str = "/news.xml"
     items: list[str] = field(default_factory=list)
     count: int = 0
+
+    def __post_init__(self) -> None:
+        self.site.route(self.path, rss())  # an empty feed until something is published
 
     @property
     def url(self) -> str:
