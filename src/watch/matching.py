@@ -28,8 +28,10 @@ A term is a phrase, an "@alias", a regex, or a nested group.
 
 Rules. An indicator lists named rules; it matches an entry if any rule matches, and the first
 matching rule (in file order) is the one reported, with a span: the text that decided it, cut
-from the original text. The deciding term is the first `all` term, else the `near` pair
-(from the first word of one to the last of the other), else the `any` term that matched.
+from the original text. The deciding text is the `near` pair (from the first word of one to
+the last word of the other), else the first `all` term, else the `any` term that matched (a
+nested group gives its own span). So put the telling term first; filters such as
+"@north-korea" read better in `any`.
 
 How it runs
 -----------
@@ -303,12 +305,12 @@ class _GroupTerm:
         return all(term.test(scan) for term in self.all_regexes)
 
     def span(self, scan: _Scan) -> _Span:
-        if self.first_all is not None:
-            return self.first_all.span(scan)
         if self.near is not None:
             found = self._near_span(scan)
             assert found is not None
             return found
+        if self.first_all is not None:
+            return self.first_all.span(scan)
         return next(term for term in self.any_terms if term.test(scan)).span(scan)
 
     def _near_span(self, scan: _Scan) -> _Span | None:
