@@ -196,3 +196,16 @@ def test_backtest_command_writes_the_reports(archive, tmp_path):
     assert "replayed 8 entries from 2 file(s), 2019-01-01 to 2020-02-15" in result.output
     assert "hawk leads dove" in result.output
     assert (out / "scorecard-test-tracker-2020-02-15.html").is_file()
+
+
+def test_the_shipped_archive_resolves_every_indicator_offline(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "indicators.yaml")
+    result = run_backtest(config, root / "archive" / "illustrative", tmp_path / "out")
+    card = result.scorecard
+    cells = [cell for row in card.indicators for cell in row.cells.values()]
+    assert all(cell.outcome is not None for cell in cells)
+    assert {cell.outcome for cell in cells} == {True, False}
+    putin = {row.id: row for row in card.indicators}["kim-putin-summit"].cells
+    assert {c.resolved_at.date() for c in putin.values()} == {date(2019, 4, 25)}
+    assert card.comparison.n == len(config.indicators)
