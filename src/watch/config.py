@@ -467,6 +467,8 @@ def _cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
                 add(("aliases", name, j), f"unknown alias {phrase!r}")
             elif not phrase.strip("@* "):
                 add(("aliases", name, j), "empty phrase")
+            elif "*" in phrase.strip().rstrip("*"):
+                add(("aliases", name, j), f"'*' may only end a phrase: {phrase!r}")
 
     for i, indicator in enumerate(config.indicators):
         for reading_id in indicator.forecasts:
@@ -488,4 +490,6 @@ def _cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
                     add(("indicators", i, "match", j), f"unknown alias {term!r}")
                 elif not term.strip("@* "):
                     add(("indicators", i, "match", j), "empty phrase")
+                elif "*" in term.strip().rstrip("*"):
+                    add(("indicators", i, "match", j), f"'*' may only end a phrase: {term!r}")
     return problems

@@ -10,7 +10,7 @@ apostrophes, dots, quotes...) turned into a space, and runs of spaces folded int
 
 Phrases. A phrase matches whole words only: "kim" is not found in "Kimberly", "test" not in
 "testament". A `*` at the end of the last word makes that word a prefix: "test*" matches
-"test", "tests", "testing" (a `*` anywhere else is punctuation, i.e. a word break).
+"test", "tests", "testing" (load_config rejects a `*` anywhere else).
 
 Aliases. "@name" stands for every phrase of the alias `name` in the file's `aliases:`; an alias
 may list "@other" aliases too (expanded recursively; cycles are harmless).
