@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.alerting import (
+    START,
     Clock,
     GrowingFeed,
     email_channel,
@@ -22,6 +23,7 @@ from tests.alerting import (
 )
 from watch.cli import app
 from watch.config import load_config
+from watch.daemon import Daemon
 from watch.deliver import Step, hold_quiet_hours, message_key
 from watch.outbox import Alert, Delivery, decide, list_deliveries
 
@@ -316,3 +318,58 @@ def test_reminder_goes_out_once_when_a_window_is_about_to_close(
         daemon.close()
     lines = [line for p in slack_receiver.delivered for line in p["text"].splitlines()[:1]]
     assert lines == ["summit: the window of hawk closes on 2019-01-31 (in 10 days)"]
+
+
+def _claim_by(engine, worker_id: int) -> None:
+    """Leave the pending deliveries as a daemon leaves them when killed in the middle of a send."""
+    with Session(engine) as session:
+        for delivery in session.exec(select(Delivery).where(Delivery.status == "pending")):
+            delivery.claimed_by, delivery.claimed_at = worker_id, START
+            session.add(delivery)
+        session.commit()
+
+
+def test_a_send_cut_off_by_a_crash_is_resent_and_flagged(
+    tmp_path, engine, feed_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed], "  group_wait: 1h\n")
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    try:
+        feed.publish(SITE_WORK)
+        daemon.run_once(flush=False)  # queued, held by the group wait
+        _claim_by(engine, 424242)  # a daemon that died while sending it
+        report = daemon.run_once()
+    finally:
+        daemon.close()
+    assert report.deliveries[0].resumed == 1 and len(slack_receiver.delivered) == 1
+    with Session(engine) as session:
+        delivery = session.exec(select(Delivery)).one()
+    assert (delivery.status, delivery.interrupted, delivery.claimed_by) == ("sent", 1, None)
+    assert "may arrive twice" in (delivery.note or "")
+
+
+def test_deliveries_a_live_daemon_is_sending_are_left_to_it(
+    tmp_path, engine, feed_server, slack_receiver
+):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("one daemon per SQLite database: every claim found there is stale")
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed], "  group_wait: 1h\n")
+    other = Daemon(engine, config, [])
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    try:
+        other.acquire()
+        feed.publish(SITE_WORK)
+        daemon.run_once(flush=False)
+        _claim_by(engine, other.worker.id)
+        daemon.run_once()
+        assert slack_receiver.delivered == []  # the other daemon is alive: its send stands
+        other.close()  # ...until it dies
+        daemon.run_once()
+    finally:
+        other.close()
+        daemon.close()
+    assert len(slack_receiver.delivered) == 1

@@ -42,7 +42,7 @@ from sqlmodel import col
 from watch.channels import Channel
 from watch.config import Config
 from watch.db import session_scope
-from watch.deliver import ChannelReport, deliver
+from watch.deliver import ChannelReport, Worker, deliver
 from watch.errors import DaemonAlreadyRunning
 from watch.models import Feed
 from watch.outbox import decide, enqueue
@@ -51,6 +51,7 @@ log = logging.getLogger("watch.daemon")
 
 Clock = Callable[[], datetime]
 _POLL_LOCK = 0x7761_0100  # advisory lock class for "this feed is being polled"
+_WORKER_LOCK = 0x7761_0200  # advisory lock class for "this daemon is alive"
 
 
 def utc_now() -> datetime:
@@ -111,6 +112,8 @@ class Daemon:
         self._lock_file: Any = None
         self._stopping = threading.Event()
         self._postgres = engine.dialect.name == "postgresql"
+        self._alive_connection: Any = None
+        self.worker = Worker(alive=self._is_alive if self._postgres else None)
 
     @property
     def channel_names(self) -> list[str]:
@@ -119,15 +122,41 @@ class Daemon:
     # ------------------------------------------------------------ life cycle
 
     def acquire(self) -> None:
-        """Take the one-daemon lock on SQLite (no-op on PostgreSQL); raise if it is held."""
-        if self._postgres or self._lock_file is not None:
+        """SQLite: take the one-daemon lock (raise if held). PostgreSQL: hold an advisory
+        lock on this daemon's id for its life, which tells the others it is alive."""
+        if self._postgres:
+            if self._alive_connection is None:
+                connection = self.engine.connect()
+                connection.execute(
+                    text("SELECT pg_advisory_lock(:k, :id)"),
+                    {"k": _WORKER_LOCK, "id": self.worker.id},
+                )
+                connection.commit()
+                self._alive_connection = connection
             return
-        self._lock_file = take_sqlite_lock(self.engine)
+        if self._lock_file is None:
+            self._lock_file = take_sqlite_lock(self.engine)
 
     def release(self) -> None:
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
+        if self._alive_connection is not None:
+            self._alive_connection.close()  # the session lock goes with the connection
+            self._alive_connection = None
+
+    def _is_alive(self, worker_id: int) -> bool:
+        """Whether the daemon `worker_id` still holds its advisory lock (PostgreSQL)."""
+        with self.engine.connect() as connection:
+            free = connection.execute(
+                text("SELECT pg_try_advisory_lock(:k, :id)"), {"k": _WORKER_LOCK, "id": worker_id}
+            ).scalar()
+            if free:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:k, :id)"), {"k": _WORKER_LOCK, "id": worker_id}
+                )
+            connection.commit()
+        return not free
 
     def close(self) -> None:
         """Release the lock, the HTTP client and the channels."""
@@ -339,7 +368,10 @@ class Daemon:
 
     def deliver(self, report: CycleReport, *, flush: bool = False) -> None:
         self.decide(report)
-        results = deliver(self.engine, self.config, self.channels, self.clock(), flush=flush)
+        self.acquire()
+        results = deliver(
+            self.engine, self.config, self.channels, self.clock(), flush=flush, worker=self.worker
+        )
         report.deliveries.extend(results)
 
     # ------------------------------------------------------------ PostgreSQL feed claims

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +69,29 @@ class Step:
     flush: bool = False  # `watch run --once`: do not wait for a burst to end
     held: str | None = None  # why the batch waits, set by the stage that holds it
     marked: Counter[str] = field(default_factory=Counter)  # deliveries finished, by status
+    logs: list[tuple[int, str]] = field(default_factory=list)  # emitted once committed
+
+    def emit_logs(self) -> None:
+        for level, line in self.logs:
+            log.log(level, "%s", line)
+        self.logs.clear()
+
+
+class Worker:
+    """Who claims deliveries: an id stored on the rows it is sending, and a way to tell
+    whether another claimer is still alive (a claim of a dead one was cut off by a crash).
+
+    The default suits SQLite, where one daemon runs at a time: any claim found is stale.
+    """
+
+    def __init__(self, worker_id: int | None = None, alive: Callable[[int], bool] | None = None):
+        self.id = worker_id if worker_id is not None else secrets.randbelow(2**31 - 1) + 1
+        self._alive = alive
+
+    def is_alive(self, other: int) -> bool:
+        if other == self.id:
+            return False  # this process delivers one channel at a time: its old claim is stale
+        return self._alive(other) if self._alive else False
 
 
 Stage = Callable[[Step, list[Pending]], list[Pending]]
@@ -87,6 +111,7 @@ class ChannelReport:
     failed: int = 0
     retrying: int = 0
     superseded: int = 0
+    resumed: int = 0  # deliveries taken back after a crash cut their attempt off
     held: str | None = None
     message_key: str | None = None
     errors: list[str] = field(default_factory=list)
@@ -102,41 +127,66 @@ def deliver(
     now: datetime,
     *,
     flush: bool = False,
+    worker: Worker | None = None,
 ) -> list[ChannelReport]:
     """Run the chain once for every channel; one channel's trouble never stops the others."""
-    return [deliver_channel(engine, config, channel, now, flush=flush) for channel in channels]
+    worker = worker or Worker()
+    return [
+        deliver_channel(engine, config, channel, now, flush=flush, worker=worker)
+        for channel in channels
+    ]
 
 
 def deliver_channel(
-    engine: Engine, config: Config, channel: Channel, now: datetime, *, flush: bool = False
+    engine: Engine,
+    config: Config,
+    channel: Channel,
+    now: datetime,
+    *,
+    flush: bool = False,
+    worker: Worker | None = None,
 ) -> ChannelReport:
+    """Claim and stage in one short transaction, send with none open, record in another."""
+    worker = worker or Worker()
     report = ChannelReport(channel.name)
     postgres = engine.dialect.name == "postgresql"
+    message = None
     with session_scope(engine) as session:
         step = Step(
             session, config, channel.name, config.alerts.policy(channel.name), now, flush=flush
         )
-        pending = claim(session, channel.name, now, lock=postgres)
+        pending = claim(session, channel.name, lock=postgres)
+        pending = take_over(step, pending, worker)
         for stage in STAGES:
             pending = stage(step, pending)
             if not pending:
                 break
         if pending:
             message = render(step, pending)
-            if not postgres:
-                session.commit()  # SQLite: hold no transaction across the network call
-            outcome = send(channel, message)
+            for p in pending:  # the claim is committed before the send: a crash leaves a trace
+                p.delivery.claimed_by, p.delivery.claimed_at = worker.id, now
+                p.delivery.message_key = message.key
+                session.add(p.delivery)
+    step.emit_logs()
+    if message is not None:
+        outcome = send(channel, message)
+        with session_scope(engine) as session:
+            step.session = session
+            for p in pending:
+                p.delivery = session.get_one(Delivery, p.delivery.id)
             record(step, pending, message, outcome)
-            report.message_key = message.key
-            if outcome.error:
-                report.errors.append(outcome.error)
+        step.emit_logs()
+        report.message_key = message.key
+        if outcome.error:
+            report.errors.append(outcome.error)
     report.held = step.held
     report.sent, report.failed = step.marked["sent"], step.marked["failed"]
     report.superseded, report.retrying = step.marked["superseded"], step.marked["retry"]
+    report.resumed = step.marked["resumed"]
     return report
 
 
-def claim(session: Session, channel: str, now: datetime, *, lock: bool) -> list[Pending]:
+def claim(session: Session, channel: str, *, lock: bool) -> list[Pending]:
     """The channel's pending deliveries, oldest first (locked when `lock`); whether they are
     due is for the stages to say, so that supersede sees every unsent one."""
     query = (
@@ -149,6 +199,27 @@ def claim(session: Session, channel: str, now: datetime, *, lock: bool) -> list[
     if lock:
         query = query.with_for_update(skip_locked=True, of=Delivery)  # type: ignore[arg-type]
     return [Pending(d, a, c) for d, a, c in session.exec(query)]
+
+
+def take_over(step: Step, pending: list[Pending], worker: Worker) -> list[Pending]:
+    """Leave deliveries a live daemon is sending; take back those a crash cut off, noting
+    that they may arrive twice (the sink may have accepted them before the crash)."""
+    keep = []
+    for p in pending:
+        d = p.delivery
+        if d.claimed_by is None:
+            keep.append(p)
+            continue
+        if worker.is_alive(d.claimed_by):
+            continue
+        d.interrupted += 1
+        d.claimed_by = d.claimed_at = None
+        d.note = "an attempt was cut off by a crash: this alert may arrive twice"
+        step.session.add(d)
+        step.marked["resumed"] += 1
+        _log(step, p, "resumed", d.note)
+        keep.append(p)
+    return keep
 
 
 # ---------------------------------------------------------------- stages
@@ -412,6 +483,7 @@ def record(step: Step, pending: list[Pending], message: Message, outcome: Outcom
         d = p.delivery
         d.attempts += 1
         d.last_attempt_at, d.message_key = step.now, message.key
+        d.claimed_by = d.claimed_at = None
         if outcome.status == "sent":
             _finish(step, p, "sent")
             continue
@@ -424,7 +496,7 @@ def record(step: Step, pending: list[Pending], message: Message, outcome: Outcom
         d.next_attempt_at, d.last_error = step.now + backoff, outcome.error
         step.session.add(d)
         step.marked["retry"] += 1
-        _log(p, step.channel, "retry", outcome.error, f" next_attempt={_iso(d.next_attempt_at)}")
+        _log(step, p, "retry", outcome.error, f" next_attempt={_iso(d.next_attempt_at)}")
 
 
 def _finish(step: Step, p: Pending, status: str, *, error: str | None = None) -> None:
@@ -436,23 +508,20 @@ def _finish(step: Step, p: Pending, status: str, *, error: str | None = None) ->
         d.last_error = error
     step.session.add(d)
     step.marked[status] += 1
-    _log(p, step.channel, status, error if status == "failed" else d.note)
+    _log(step, p, status, error if status == "failed" else d.note)
 
 
-def _log(p: Pending, channel: str, status: str, reason: str | None, extra: str = "") -> None:
-    level = logging.WARNING if status in ("failed", "retry") else logging.INFO
+def _log(step: Step, p: Pending, status: str, reason: str | None, extra: str = "") -> None:
+    """One line per alert and channel, written to the log once the transaction commits."""
+    level = logging.WARNING if status in ("failed", "retry", "resumed") else logging.INFO
     indicator = f" indicator={p.change.indicator_id} state={p.change.new_state}" if p.change else ""
-    log.log(
-        level,
-        "alert=%s kind=%s%s channel=%s status=%s attempts=%d%s%s",
-        p.alert.id,
-        p.alert.kind,
-        indicator,
-        channel,
-        status,
-        p.delivery.attempts,
-        f" reason={reason!r}" if reason else "",
-        extra,
+    reason_text = f" reason={reason!r}" if reason else ""
+    step.logs.append(
+        (
+            level,
+            f"alert={p.alert.id} kind={p.alert.kind}{indicator} channel={step.channel} "
+            f"status={status} attempts={p.delivery.attempts}{reason_text}{extra}",
+        )
     )
 
 

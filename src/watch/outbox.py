@@ -74,6 +74,9 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
     message_key: str | None = Field(default=None, max_length=80)  # idempotency key last used
     since_state: str | None = Field(default=None, max_length=20)  # old state of what it replaced
+    claimed_by: int | None = None  # the worker sending it right now (see watch.deliver)
+    claimed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    interrupted: int = 0  # attempts cut off by a crash: each may have reached the sink
     last_error: str | None = Field(default=None, sa_column=text_column())
     note: str | None = Field(default=None, sa_column=text_column())  # superseded by, retried...
 

@@ -60,6 +60,9 @@ def upgrade() -> None:
         sa.Column("sent_at", watch.models.UTCDateTime(), nullable=True),
         sa.Column("message_key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("since_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
+        sa.Column("claimed_by", sa.Integer(), nullable=True),
+        sa.Column("claimed_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("interrupted", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
