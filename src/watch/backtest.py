@@ -8,9 +8,10 @@ Each file is one feed. Entries without a publication date are skipped and counte
 The replay opens a fresh SQLite database, then steps the clock day by day from the first
 entry (or --from) to the last (or --to): each entry goes through the same code as a live poll
 (watch.dedupe.dedupe → watch.matching.Matcher → watch.record.record) with the clock at its
-publication time, and at the end of each day watch.review.close_windows announces the windows
-that closed. The scorecard at the end (md, html, json) and the weekly series (CSV) are
-written beside the database. There is no second matcher and no shortcut through the states.
+publication time, and at the end of each day on which a window closes, the daemon's
+watch.review.close_windows announces it. The scorecard at the end (md, html, json) and the
+weekly series (CSV) are written beside the database. There is no second matcher and no
+shortcut through the states.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from watch.parse import ParsedEntry, parse_feed
 from watch.record import record
 from watch.review import close_windows
 from watch.scorecard import Scorecard, build_scorecard, render, save_report
+from watch.states import window_bounds
 
 FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -217,6 +219,15 @@ def run_backtest(
         archive_path, database, first, last, len(archive.entries), archive.undated, archive.files, 0
     )
     matcher = Matcher(config)
+    # Only evidence can decide a window before it closes, so windows need closing only on the
+    # days they close (nothing in a replay rejects evidence afterwards).
+    closes = sorted(
+        {
+            window_bounds(config, indicator, reading.id)[1]
+            for indicator in config.indicators
+            for reading in config.readings
+        }
+    )
     try:
         with Session(engine, expire_on_commit=False) as session:
             feeds: dict[str, Feed] = {}
@@ -228,7 +239,10 @@ def run_backtest(
                     feed = feeds.get(upcoming.feed) or _feed(session, feeds, upcoming)
                     result.evidence += _replay(session, config, matcher, feed, upcoming, result)
                     upcoming = next(queue, None)
-                result.changes += close_windows(session, config, _end_of(day))
+                clock = _end_of(day)
+                if closes and closes[0] <= clock:
+                    result.changes += close_windows(session, config, clock)
+                    closes = [when for when in closes if when > clock]
                 session.commit()
                 day += timedelta(days=1)
             card = build_scorecard(session, config, _end_of(last), as_of=last)

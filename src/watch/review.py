@@ -148,53 +148,55 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
             )
         ).all()
     )
+    closed = [
+        (indicator, reading.id, closes)
+        for indicator in config.indicators
+        for reading in config.readings
+        if (indicator.id, reading.id) not in announced
+        and now >= (closes := window_bounds(config, indicator, reading.id)[1])
+    ]
+    if not closed:
+        return []
     manual = manual_resolutions(session)
     states = ensure_states(session, config, now)
     changes: list[StateChange] = []
-    for indicator in config.indicators:
+    for indicator, reading_id, closes in closed:
         if indicator.id in manual:
             continue
-        for reading in config.readings:
-            if (indicator.id, reading.id) in announced:
-                continue
-            _opens, closes = window_bounds(config, indicator, reading.id)
-            if now < closes:
-                continue
-            outcome = resolve_reading(session, config, indicator, reading.id, now, manual=manual)
-            if outcome.cause != "window":
-                continue
-            row = states[indicator.id]
-            change = StateChange(
-                indicator_id=indicator.id,
-                old_state=row.state,
-                new_state=RESOLVED,
-                at=now,
-                cause="window",
-                note=(
-                    f"resolved no for {reading.id}: its window closed on {closes.date()} "
-                    f"without {config.corroboration(indicator)} source(s) inside it"
-                ),
-            )
-            try:
-                with session.begin_nested():
-                    session.add(change)
-                    session.flush()
-                    session.add(
-                        Resolution(
-                            indicator_id=indicator.id,
-                            reading_id=reading.id,
-                            outcome=False,
-                            cause="window",
-                            resolved_at=closes,
-                            recorded_at=now,
-                            note=change.note,
-                            state_change_id=change.id,
-                        )
+        outcome = resolve_reading(session, config, indicator, reading_id, now, manual=manual)
+        if outcome.cause != "window":
+            continue
+        change = StateChange(
+            indicator_id=indicator.id,
+            old_state=states[indicator.id].state,
+            new_state=RESOLVED,
+            at=now,
+            cause="window",
+            note=(
+                f"resolved no for {reading_id}: its window closed on {closes.date()} "
+                f"without {config.corroboration(indicator)} source(s) inside it"
+            ),
+        )
+        try:
+            with session.begin_nested():
+                session.add(change)
+                session.flush()
+                session.add(
+                    Resolution(
+                        indicator_id=indicator.id,
+                        reading_id=reading_id,
+                        outcome=False,
+                        cause="window",
+                        resolved_at=closes,
+                        recorded_at=now,
+                        note=change.note,
+                        state_change_id=change.id,
                     )
-                    session.flush()
-            except IntegrityError:  # another process announced it first
-                continue
-            changes.append(change)
+                )
+                session.flush()
+        except IntegrityError:  # another process announced it first
+            continue
+        changes.append(change)
     return changes
 
 
