@@ -82,11 +82,39 @@ def fingerprint(title: str) -> str | None:
 
 
 @dataclass
+class StoryRef:
+    """A story as dedupe and record need it: stored (id set) or new in this batch (id None)."""
+
+    id: int | None
+    canonical_link: str | None
+    fingerprint: str | None
+    source: str
+    first_seen_at: datetime
+
+
+@dataclass
+class EntryRow:
+    """The columns of an `Entry` to insert (plain data: model instances cost too much here)."""
+
+    feed_id: int
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    source: str
+    published_at: datetime
+    fetched_at: datetime
+    story_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
 class NewEntry:
     """An entry not stored yet, with its story already chosen (or created)."""
 
-    row: Entry
-    story: Story
+    row: EntryRow
+    story: StoryRef
 
 
 def dedupe(
@@ -106,16 +134,16 @@ def dedupe(
     fresh = [(key, entry) for key, entry in keyed.items() if key not in seen]
     if not fresh:
         return []
-    stories = _StoryIndex(session, fresh)
+    links = {key: canonical_link(entry.link) for key, entry in fresh}
+    prints = {key: fingerprint(entry.title) for key, entry in fresh}
+    stories = _StoryIndex(session, set(links.values()), set(prints.values()))
     out: list[NewEntry] = []
     for key, entry in fresh:
         published = min(entry.published or now, now)
         source = (entry.source or feed.name)[:300]
-        story = stories.find_or_add(entry, published, source)
-        row = Entry(
+        row = EntryRow(
             feed_id=feed.id or 0,
             key=key,
-            story_id=0,  # set by record once the story has an id
             guid=entry.guid,
             link=entry.link,
             title=entry.title,
@@ -124,6 +152,7 @@ def dedupe(
             published_at=published,
             fetched_at=now,
         )
+        story = stories.find_or_add(links[key], prints[key], published, source)
         out.append(NewEntry(row=row, story=story))
     return out
 
@@ -131,22 +160,28 @@ def dedupe(
 class _StoryIndex:
     """The stories a batch may belong to, fetched in two queries, plus the batch's new ones."""
 
-    def __init__(self, session: Session, fresh: list[tuple[str, ParsedEntry]]) -> None:
-        self.session = session
-        links = {link for _, e in fresh if (link := canonical_link(e.link))}
-        prints = {fp for _, e in fresh if (fp := fingerprint(e.title))}
-        self.by_link: dict[str, Story] = {}
-        self.by_print: dict[str, list[Story]] = {}
+    def __init__(self, session: Session, links: set[str | None], prints: set[str | None]) -> None:
+        links.discard(None)
+        prints.discard(None)
+        self.by_link: dict[str, StoryRef] = {}
+        self.by_print: dict[str, list[StoryRef]] = {}
+        columns = (
+            Story.id,
+            Story.canonical_link,
+            Story.fingerprint,
+            Story.source,
+            Story.first_seen_at,
+        )
         if links:
-            for story in session.exec(select(Story).where(col(Story.canonical_link).in_(links))):
-                self.by_link.setdefault(story.canonical_link or "", story)
+            for row in session.exec(select(*columns).where(col(Story.canonical_link).in_(links))):
+                self.by_link.setdefault(row[1] or "", StoryRef(*row))
         if prints:
-            for story in session.exec(select(Story).where(col(Story.fingerprint).in_(prints))):
-                self.by_print.setdefault(story.fingerprint or "", []).append(story)
+            for row in session.exec(select(*columns).where(col(Story.fingerprint).in_(prints))):
+                self.by_print.setdefault(row[2] or "", []).append(StoryRef(*row))
 
-    def find_or_add(self, entry: ParsedEntry, published: datetime, source: str) -> Story:
-        link = canonical_link(entry.link)
-        print_ = fingerprint(entry.title)
+    def find_or_add(
+        self, link: str | None, print_: str | None, published: datetime, source: str
+    ) -> StoryRef:
         if link and link in self.by_link:
             return self.by_link[link]
         for story in self.by_print.get(print_ or "", []):
@@ -154,9 +189,7 @@ class _StoryIndex:
                 if link:
                     self.by_link.setdefault(link, story)
                 return story
-        story = Story(
-            canonical_link=link, fingerprint=print_, source=source, first_seen_at=published
-        )
+        story = StoryRef(None, link, print_, source, published)
         if link:
             self.by_link[link] = story
         if print_:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlmodel import Session
 
 from watch.config import Config
@@ -20,6 +20,10 @@ from watch.dedupe import NewEntry
 from watch.matching import Match
 from watch.models import Entry, Evidence, StateChange, Story
 from watch.states import update_states
+
+STORY: Table = Story.__table__  # type: ignore[attr-defined]
+ENTRY: Table = Entry.__table__  # type: ignore[attr-defined]
+EVIDENCE: Table = Evidence.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -29,11 +33,13 @@ class Recorded:
     changes: list[StateChange] = field(default_factory=list)
 
 
-def _bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in one statement batch and return their ids in row order."""
+def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows in one executemany and return their ids in row order."""
     if not rows:
         return []
-    result = session.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    result = session.connection().execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
     return [row[0] for row in result]
 
 
@@ -56,15 +62,15 @@ def record(
         }
         for s in new_stories.values()
     ]
-    story_ids = _bulk_insert(session, Story, story_rows)
+    story_ids = _bulk_insert(session, STORY, story_rows)
     for story, story_id in zip(new_stories.values(), story_ids, strict=True):
         story.id = story_id
 
     entry_rows = []
     for item in new_entries:
-        item.row.story_id = item.story.id or 0
-        entry_rows.append(item.row.model_dump(exclude={"id"}))
-    entry_ids = _bulk_insert(session, Entry, entry_rows)
+        item.row.story_id = item.story.id
+        entry_rows.append({k: v for k, v in vars(item.row).items() if k != "id"})
+    entry_ids = _bulk_insert(session, ENTRY, entry_rows)
 
     evidence_rows = []
     for item, entry_id, found in zip(new_entries, entry_ids, matches, strict=True):
@@ -81,9 +87,10 @@ def record(
                     "published_at": item.row.published_at,
                     "recorded_at": now,
                     "rejected": False,
+                    "retracted": False,
                 }
             )
-    evidence_ids = _bulk_insert(session, Evidence, evidence_rows)
+    evidence_ids = _bulk_insert(session, EVIDENCE, evidence_rows)
     latest = {
         row["indicator_id"]: eid for row, eid in zip(evidence_rows, evidence_ids, strict=True)
     }
