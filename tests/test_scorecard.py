@@ -120,6 +120,9 @@ def test_as_of_shows_the_scorecard_as_it_stood(engine, config):
         before = build_scorecard(session, config, NOW, as_of=date(2019, 2, 15))
         after = build_scorecard(session, config, NOW)
     assert before.as_of == date(2019, 2, 15) and before.comparison.n == 0
+    then = {row.id: row.state for row in before.indicators}
+    assert then == {"rocket-site-work": "confirmed", "test-freeze": "holding", "summit": "quiet"}
+    assert {row.id: row.state for row in after.indicators}["test-freeze"] == "resolved"
     assert before.verdict.startswith("No indicator has resolved yet")
     freeze = {row.id: row for row in after.indicators}["test-freeze"].cells
     assert {c.cause for c in freeze.values()} == {"manual"}

@@ -32,8 +32,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from watch.config import Config
-from watch.models import Entry, Evidence
+from watch.config import STATES, Config
+from watch.models import Entry, Evidence, StateChange
 from watch.scoring import (
     CalibrationBin,
     Comparison,
@@ -183,7 +183,9 @@ def build_scorecard(
     """The scorecard as it stood at the end of `as_of` (default: as it stands at `now`)."""
     at = min(now, end_of(as_of)) if as_of else now
     reading_ids = [r.id for r in config.readings]
-    states = ensure_states(session, config, now)
+    states = {i: row.state for i, row in ensure_states(session, config, now).items()}
+    if as_of is not None:
+        states = states_at(session, config, at)
     manual = manual_resolutions(session)
     rows: list[IndicatorRow] = []
     for indicator in config.indicators:
@@ -203,7 +205,7 @@ def build_scorecard(
                 id=indicator.id,
                 title=indicator.title,
                 kind=indicator.kind,
-                state=states[indicator.id].state,
+                state=states[indicator.id],
                 cells=cells,
                 latest=latest_evidence(session, indicator.id, at),
             )
@@ -313,6 +315,20 @@ def _merge(parts: dict[str, Comparison], as_of: date | None) -> Comparison:
         n=n,
         as_of=as_of,
     )
+
+
+def states_at(session: Session, config: Config, at: datetime) -> dict[str, str]:
+    """Each indicator's state as the history had it at `at` (quiet / holding before any)."""
+    states = {indicator.id: STATES[indicator.kind][0] for indicator in config.indicators}
+    rows = session.exec(
+        select(StateChange.indicator_id, StateChange.new_state)
+        .where(StateChange.at <= at, StateChange.cause != "window")  # windows are per reading
+        .order_by(col(StateChange.at), col(StateChange.id))
+    )
+    for indicator_id, state in rows:
+        if indicator_id in states:
+            states[indicator_id] = state
+    return states
 
 
 def latest_evidence(session: Session, indicator_id: str, at: datetime) -> LatestEvidence | None:

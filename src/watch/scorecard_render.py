@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from watch.scorecard import Cell, Scorecard
+from watch.scorecard import Cell, IndicatorRow, Scorecard
 from watch.scoring import ReadingScore
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -79,6 +79,10 @@ class View:
         if cell.outcome is None:
             return "pending"
         return f"{'yes' if cell.outcome else 'no'}, {'agrees' if cell.agrees else 'disagrees'}"
+
+    def resolved_days(self, row: IndicatorRow) -> str:
+        days = {self.day(c.resolved_at) for c in row.cells.values() if c.resolved_at}
+        return ", ".join(sorted(days))
 
     def cell(self, cell: Cell) -> str:
         return f"{cell.p:.2f} → {self.outcome(cell)}"
@@ -178,9 +182,7 @@ def render_text(card: Scorecard, view: View) -> str:
                 row.kind,
                 row.state,
                 *(view.cell(row.cells[r]) for r in card.reading_ids),
-                ", ".join(
-                    sorted({view.day(c.resolved_at) for c in row.cells.values() if c.resolved_at})
-                ),
+                view.resolved_days(row),
             ]
             for row in card.indicators
         ],
