@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import textwrap
 from pathlib import Path
 
@@ -761,3 +762,16 @@ def test_shipped_matches_entry_text_of_a_feed_item(shipped):
 )
 def test_shipped_general_north_korea_news_matches_nothing(shipped, text):
     assert shipped.match(text) == []
+
+
+def test_every_normalised_word_maps_back_to_its_original_text():
+    from watch.matching import _Text
+
+    rng = random.Random(2)
+    alphabet = "ab ,.-'’é\u0301ﬁ  Ü한"
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        normalised, at = _Text(text), 0
+        for word in normalised.norm.split():
+            assert normalize(normalised.original_span(at, at + len(word))) == word, text
+            at += len(word) + 1

@@ -113,6 +113,9 @@ def normalize(text: str) -> str:
     return " ".join(text.translate(_TABLE).split())
 
 
+_SPACE_RUN = re.compile(r"^ +|  +")
+
+
 class _Text:
     """One entry's text, normalised, with the way back from normalised to original offsets."""
 
@@ -123,7 +126,7 @@ class _Text:
         if not text.isascii() and not _TABLE.irregular.isdisjoint(text):
             self.index = [i for i, char in enumerate(text) for _ in _TABLE[ord(char)]]
         self.norm = " ".join(self.spaced.split())
-        self._starts: tuple[list[int], list[int]] | None = None
+        self._shifts: tuple[list[int], list[int]] | None = None
 
     def original_span(self, start: int, end: int) -> str:
         """The original text behind normalised text[start:end] (both ends inside words)."""
@@ -134,16 +137,23 @@ class _Text:
         return self.original[first:last]
 
     def _to_original(self, position: int) -> int:
-        if self._starts is None:
-            norm_starts, spaced_starts, at = [], [], 0
-            for word in re.finditer(r"\S+", self.spaced):
-                norm_starts.append(at)
-                spaced_starts.append(word.start())
-                at += word.end() - word.start() + 1
-            self._starts = norm_starts, spaced_starts
-        norm_starts, spaced_starts = self._starts
-        k = bisect_right(norm_starts, position) - 1
-        spaced = spaced_starts[k] + position - norm_starts[k]
+        if self._shifts is None:
+            # Folding spaces removed characters from `spaced`: note, for each run of spaces,
+            # from which normalised offset on how many were removed before it.
+            bounds, removed_after, removed = [], [], 0
+            for run in _SPACE_RUN.finditer(self.spaced):
+                start, length = run.start(), run.end() - run.start()
+                if start == 0:  # leading spaces all go
+                    bounds.append(0)
+                    removed = length
+                else:  # one space of the run stays
+                    bounds.append(start - removed + 1)
+                    removed += length - 1
+                removed_after.append(removed)
+            self._shifts = bounds, removed_after
+        bounds, removed_after = self._shifts
+        k = bisect_right(bounds, position) - 1
+        spaced = position + (removed_after[k] if k >= 0 else 0)
         return spaced if self.index is None else self.index[spaced]
 
 
@@ -175,7 +185,7 @@ class _Scan:
     def __init__(self, text: _Text, hits: dict[int, list[int]], phrases: list[_PhraseInfo]):
         self.text = text
         self.hits = hits
-        self.hit_ids = hits.keys()
+        self.hit_ids = set(hits)  # a set, so isdisjoint walks the smaller side
         self._phrases = phrases
         self._regex: dict[re.Pattern[str], re.Match[str] | None] = {}
         self._places: dict[int, list[tuple[int, int, int, int]]] = {}
@@ -405,8 +415,11 @@ class Matcher:
                 else:
                     hits[phrase_id] = [last]
         candidates = set(self._always)
+        by_phrase = self._by_phrase
         for phrase_id in hits:
-            candidates.update(self._by_phrase.get(phrase_id, ()))
+            rules = by_phrase.get(phrase_id)
+            if rules:
+                candidates.update(rules)
         if not candidates:
             return []
         scan = _Scan(normalised, hits, self._phrases)
