@@ -313,6 +313,9 @@ HEADLINES = {
                 "North Korea appears to be preparing satellite launch, Seoul says. South Korea's "
                 "spy agency said activity at the Sohae site suggested launch preparations."
             ),
+            "North Korea conducts 'very important test' at Sohae satellite launching ground",
+            "North Korea says it carried out crucial test at satellite launching ground",
+            "North Korea has restored facilities at Sohae, experts say",
         ],
         [
             "North Korea begins dismantling key facilities at Sohae launch site",
@@ -386,6 +389,9 @@ HEADLINES = {
             "Kim Jong Un's armoured train crosses into Russia",
             "Russian President Vladimir Putin holds talks with North Korea's Kim in Vladivostok",
             "North Korea confirms Kim will visit Russia for talks with Putin",
+            "Putin says he and Kim discussed nuclear issue at length",
+            "North Korea's Kim, Russia's Putin hold first summit",
+            "Kim Jong Un leaves for Russia summit",
         ],
         [
             "Putin meets South Korea's Moon Jae-in in Moscow",
@@ -401,6 +407,7 @@ HEADLINES = {
             "Putin says he has no plans to meet Kim Jong Un this year",
             "Kim Jong Un congratulates Putin on re-election",
             "Russian Defence Minister Shoigu visits Pyongyang for war anniversary",
+            "Putin and Xi discuss Kim's nuclear programme",
         ],
     ),
     "missile-test-freeze": (
@@ -418,6 +425,8 @@ HEADLINES = {
             "Pyongyang ends moratorium, fires intercontinental ballistic missile",
             "North Korea conducts nuclear test, first since 2017, seismic data suggest",
             "North Korea's Kim declares end to nuclear test moratorium",
+            "North Korea's Kim says no more reason to observe nuclear, ICBM testing moratorium",
+            "North Korea fires ballistic missile over Japan",
         ],
         [
             "North Korea fires two short-range ballistic missiles into the sea",
@@ -453,6 +462,9 @@ HEADLINES = {
             "North Korea launches 'new-type tactical guided weapons' into East Sea",
             "Kim Jong Un supervises firing of multiple rocket launchers, KCNA says",
             "North Korea fires salvo of cruise missiles toward the Yellow Sea",
+            "North Korea test-fires 'new-type' submarine-launched ballistic missile",
+            "Kim Jong Un guides test-fire of new tactical weapon",
+            "North Korea fires 'new weapon' in first missile test since summit",
         ],
         [
             "South Korea test-fires new ballistic missile capable of hitting all of North Korea",
@@ -483,6 +495,8 @@ HEADLINES = {
             "N. Korea, US to resume nuclear negotiations on Oct. 5, Pyongyang says",
             "Biegun holds talks with North Korean negotiator in Pyongyang",
             "US, North Korean officials meet at Panmunjom to discuss summit preparations",
+            "North Korea and U.S. nuclear talks break down in Sweden",
+            "US envoy Biegun arrives in Pyongyang for talks with North Korean officials",
         ],
         [
             "North Korea rejects US offer of working-level talks",
@@ -496,6 +510,7 @@ HEADLINES = {
             "US says ready for working-level talks 'anytime, anywhere'",
             "South and North Korea hold working-level talks on Kaesong complex",
             "Kim Jong Un says talks with US are meaningless",
+            "US envoy calls for talks with North Korea",
         ],
     ),
     "us-nk-summit": (
@@ -512,6 +527,9 @@ HEADLINES = {
             "Trump agrees to meet Kim Jong Un after invitation delivered by South Korea",
             "Trump and Kim meet in Hanoi for second summit",
             "Kim Jong Un proposes new summit with Trump in letter",
+            "Trump says he will meet Kim Jong Un by May",
+            "Trump-Kim summit ends abruptly with no deal",
+            "Trump invites Kim to White House",
         ],
         [
             "Trump cancels summit with Kim Jong Un",
@@ -525,6 +543,8 @@ HEADLINES = {
             "Trump says no rush for another summit with Kim",
             "Kim Jong Un and Moon Jae-in meet at Panmunjom",
             "Pompeo says Trump-Kim summit still possible",
+            "Trump says he is in no hurry for a third summit with Kim",
+            "Trump and Kim exchange letters",
         ],
     ),
     "kim-xi-meeting": (
@@ -567,6 +587,8 @@ HEADLINES = {
             "UN Security Council approves new North Korea sanctions after missile tests",
             "South Korea imposes unilateral sanctions on North Korean individuals",
             "US designates North Korean hackers behind crypto heists",
+            "US imposes sanctions on Russian bank for dealings with North Korea",
+            "UN Security Council blacklists ships over North Korea oil smuggling",
         ],
         [
             "Russia, China veto new UN sanctions on North Korea",
@@ -579,6 +601,7 @@ HEADLINES = {
             "UN experts: North Korea continues to evade sanctions",
             "North Korea threatens retaliation over any new sanctions",
             "China calls for easing of sanctions on North Korea",
+            "Trump decides against additional sanctions on North Korea",
         ],
     ),
     "sanctions-relief": (
@@ -593,6 +616,7 @@ HEADLINES = {
             "Trump orders withdrawal of new sanctions against North Korea",
             "US lifts sanctions on North Korean shipping firm after review",
             "U.S. agrees to sanctions exemption for inter-Korean road survey",
+            "Trump says he has ordered withdrawal of additional North Korea sanctions",
         ],
         [
             "US rules out sanctions relief for North Korea until denuclearisation",
@@ -621,6 +645,9 @@ HEADLINES = {
             "North Korea dismantles Punggye-ri in show of goodwill ahead of summit",
             "North Korea pledges to dismantle Yongbyon if US takes corresponding measures",
             "Satellite images show North Korea razing rocket engine test stand",
+            "Foreign journalists head to North Korea to witness nuclear site closure",
+            "North Korea says it will close nuclear test site in May, open to experts",
+            "Kim offered to dismantle Yongbyon in Hanoi, Trump says",
         ],
         [
             "North Korea restoring tunnels at Punggye-ri test site, imagery shows",
@@ -648,6 +675,8 @@ HEADLINES = {
             "US, South Korea postpone spring drills amid coronavirus outbreak",
             "Seoul, Washington to end Key Resolve, Foal Eagle and hold smaller drills instead",
             "Allies indefinitely suspend Vigilant Ace air exercise",
+            "US, S. Korea to end Key Resolve, Foal Eagle drills",
+            "U.S. and South Korea downsize Foal Eagle exercise",
         ],
         [
             "US and South Korea begin large-scale joint military exercises",
