@@ -290,8 +290,13 @@ def main() -> None:
     print(f"{len(texts):,} texts, mean {sum(map(len, texts)) / len(texts):.0f} chars")
 
     started = time.perf_counter()
-    shipped = Matcher(load_config(args.config))
-    print(f"compile {args.config.name}: {time.perf_counter() - started:.3f}s")
+    config = load_config(args.config)
+    loaded = time.perf_counter()
+    shipped = Matcher(config)
+    print(
+        f"{args.config.name}: load+validate {loaded - started:.3f}s, "
+        f"compile {time.perf_counter() - loaded:.3f}s"
+    )
     measure(args.config.name, shipped, texts)
 
     config = generated_config(args.indicators, topics, rng)
