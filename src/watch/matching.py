@@ -38,7 +38,9 @@ How it runs
 Every phrase of every rule (aliases expanded) goes into one Aho-Corasick automaton as
 " phrase " (or " prefix" for a wildcard) over the normalised text padded with spaces, so one
 pass finds every phrase hit with word boundaries built in. Each rule is indexed by one term it
-cannot match without (the rarest one it needs); only rules whose trigger was hit are evaluated.
+cannot match without (of those, the one whose phrases the fewest rules share, since a phrase
+many rules use, like an alias of the country, is likely common in the news); only rules whose
+trigger was hit are evaluated.
 Regexes run only inside rules that are evaluated, at most once per entry each. Rules with no
 phrase they need (regex-only) are evaluated for every entry.
 """
@@ -344,7 +346,7 @@ class _GroupTerm:
             options = term.needs()
             if not options:  # a regex, or a group of regexes: no phrase is needed
                 return out
-            union.update(min(options, key=len))
+            union.update(min(options, key=lambda ids: len(ids)))
         if self.any_terms:
             out.append(frozenset(union))
         return out
@@ -371,9 +373,9 @@ class Matcher:
         self._phrases: list[_PhraseInfo] = []
         self._rules: list[_CompiledRule] = []
         for i, indicator in enumerate(config.indicators):
-            for rule in indicator.match:
-                group = self._group(rule)
-                self._rules.append(_CompiledRule(i, indicator.id, rule.name, group))
+            for source in indicator.match:
+                group = self._group(source)
+                self._rules.append(_CompiledRule(i, indicator.id, source.name, group))
 
         self._automaton = ahocorasick.Automaton()
         for key, phrase_id in self._phrase_ids.items():
