@@ -346,7 +346,8 @@ class _GroupTerm:
             options = term.needs()
             if not options:  # a regex, or a group of regexes: no phrase is needed
                 return out
-            union.update(min(options, key=lambda ids: len(ids)))
+            smallest: frozenset[int] = min(options, key=len)
+            union.update(smallest)
         if self.any_terms:
             out.append(frozenset(union))
         return out
