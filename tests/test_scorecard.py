@@ -67,6 +67,8 @@ def test_each_reading_is_scored_on_its_own_windows(engine, config):
         "over 1 resolved indicator, mostly on summit."
     )
     assert [row.id for row in card.pending] == ["rocket-site-work", "test-freeze"]
+    # Nothing stored was published in dove's windows (from 02-01): said, not hidden.
+    assert len(card.warnings) == 1 and "inside dove's windows" in card.warnings[0]
     assert rows["rocket-site-work"].latest.title == "Sohae"
 
 
@@ -109,6 +111,8 @@ def test_without_split_outcomes_the_comparison_is_plain_scoring(engine, config):
         ["hawk", "dove"],
     )
     assert card.comparison.posterior == pytest.approx(plain.posterior)
+    assert len(card.warnings) == 2  # an empty database: every "no" came from silence
+    assert "come from silence" in render(card, "html")
     assert card.verdict == verdict(plain)
     assert card.verdict.startswith("dove leads hawk by a Bayes factor of 2.0")  # .189 / .096
 

@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from watch.config import STATES, Config
 from watch.models import Entry, Evidence, StateChange
@@ -46,7 +46,13 @@ from watch.scoring import (
     verdict,
     weekly_series,
 )
-from watch.states import ReadingResolution, ensure_states, manual_resolutions, resolve_reading
+from watch.states import (
+    ReadingResolution,
+    ensure_states,
+    manual_resolutions,
+    resolve_reading,
+    window_bounds,
+)
 
 FORMATS = ("text", "md", "html", "json")
 
@@ -126,6 +132,7 @@ class Scorecard:
     verdict: str
     series: list[SeriesPoint]
     indicators: list[IndicatorRow]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def reading_ids(self) -> list[str]:
@@ -250,6 +257,7 @@ def build_scorecard(
         verdict=verdict(comparison),
         series=series,
         indicators=rows,
+        warnings=coverage_warnings(session, config, at),
     )
 
 
@@ -315,6 +323,33 @@ def _merge(parts: dict[str, Comparison], as_of: date | None) -> Comparison:
         n=n,
         as_of=as_of,
     )
+
+
+def coverage_warnings(session: Session, config: Config, at: datetime) -> list[str]:
+    """A warning per reading whose windows hold no stored entry at all (of any feed).
+
+    A window that closed with nothing stored inside it resolves "no" on silence: true to the
+    rules, but it says nothing about the news. Said out loud, so nobody mistakes it for a test.
+    """
+    warnings = []
+    for reading in config.readings:
+        bounds = [window_bounds(config, ind, reading.id) for ind in config.indicators]
+        opens = min(b[0] for b in bounds)
+        closes = min(max(b[1] for b in bounds), at)
+        if closes <= opens:
+            continue
+        stored = session.exec(
+            select(func.count())
+            .select_from(Entry)
+            .where(Entry.published_at >= opens, Entry.published_at < closes)
+        ).one()
+        if not stored:
+            warnings.append(
+                f"No stored entry was published inside {reading.id}'s windows "
+                f"({opens.date()} to {closes.date()}): its outcomes there come from silence, "
+                "not from the news. Replay an archive of that period with "watch backtest"."
+            )
+    return warnings
 
 
 def states_at(session: Session, config: Config, at: datetime) -> dict[str, str]:
@@ -383,6 +418,7 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
         "generated_at": _iso(card.generated_at),
         "as_of": _iso(card.as_of),
         "verdict": card.verdict,
+        "warnings": card.warnings,
         "comparison": {
             "n": comparison.n,
             "indicators": sorted(comparison.log10_likelihoods),

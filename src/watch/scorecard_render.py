@@ -145,6 +145,8 @@ def render_text(card: Scorecard, view: View) -> str:
     console.print(Text(f"{card.tracker_title}: scorecard as of {view.day(card.as_of)}"))
     console.print(Text(card.verdict))
     console.print(Text(f"Bayes factor {view.bayes_factor()}. {view.comparison_note()}"))
+    for warning in card.warnings:
+        console.print(Text(f"Warning: {warning}"))
     console.print()
     table(
         "Readings (each over its own resolved indicators)",
