@@ -347,7 +347,7 @@ def coverage_warnings(session: Session, config: Config, at: datetime) -> list[st
             warnings.append(
                 f"No stored entry was published inside {reading.id}'s windows "
                 f"({opens.date()} to {closes.date()}): its outcomes there come from silence, "
-                "not from the news. Replay an archive of that period with "watch backtest"."
+                "not from the news. Replay an archive of that period with 'watch backtest'."
             )
     return warnings
 
