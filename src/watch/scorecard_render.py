@@ -255,7 +255,12 @@ class Chart:
 def posterior_chart(card: Scorecard, width: int = 720, height: int = 260) -> Chart:
     """Coordinates of an SVG line chart of each reading's posterior at the end of each week."""
     left, right, top, bottom = 48, 16, 12, 32
-    plot = {"x": left, "y": top, "w": width - left - right, "h": height - top - bottom}
+    plot: dict[str, float] = {
+        "x": left,
+        "y": top,
+        "w": width - left - right,
+        "h": height - top - bottom,
+    }
     points = card.series
     first, last = points[0].day, points[-1].day
     span = max((last - first).days, 1)
