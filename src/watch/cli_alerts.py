@@ -51,6 +51,10 @@ def run(
             "--once", help="Run every due job once (poll, windows, health, deliver), exit."
         ),
     ] = False,
+    poll_every: Annotated[
+        str, typer.Option(help="How often to look for due feeds (each keeps its own interval).")
+    ] = "15s",
+    deliver_every: Annotated[str, typer.Option(help="How often to send what is queued.")] = "5s",
 ) -> None:
     """Run the daemon: poll due feeds, close windows, check feeds, send alerts.
 
@@ -62,10 +66,16 @@ def run(
     from watch.errors import DaemonAlreadyRunning
 
     logging.getLogger("watch").setLevel(min(logging.getLogger().level, logging.INFO))
+    from watch.config import parse_duration
+
+    try:
+        tick, deliver_tick = parse_duration(poll_every), parse_duration(deliver_every)
+    except ValueError as error:
+        raise fail(str(error)) from None
     config = load(config_path)
     channels = channels_or_fail(config)
     engine = open_engine(config)
-    daemon = Daemon(engine, config, channels, clock=now)
+    daemon = Daemon(engine, config, channels, clock=now, tick=tick, deliver_tick=deliver_tick)
     try:
         daemon.acquire()
         if not once:
