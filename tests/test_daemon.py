@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.alerting import (
     SENDER,
+    START,
     Clock,
     GrowingFeed,
     email_channel,
@@ -184,3 +188,51 @@ def test_run_logs_one_line_per_poll_and_per_alert_without_secrets(
     )
     assert any("channel=slack status=sent" in line for line in lines)
     assert not any("xoxsecret" in line for line in lines)
+
+
+def test_started_daemon_polls_delivers_beats_and_stops_cleanly(
+    tmp_path, engine, feed_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed.publish(SITE_WORK)
+    config = tracker(tmp_path, [feed], "  group_wait: 1s\n")
+    heartbeat = tmp_path / "heartbeat"
+    daemon = Daemon(
+        engine,
+        config,
+        [slack_channel(slack_receiver, clock)],
+        clock=clock,
+        tick=timedelta(seconds=0.1),
+        deliver_tick=timedelta(seconds=0.1),
+        heartbeat=heartbeat,
+    )
+    daemon.start()
+    try:
+        for _ in range(100):  # waits for the jobs' threads; asserts nothing about time
+            if slack_receiver.delivered or clock.now > START + timedelta(seconds=5):
+                break
+            clock.advance(seconds=0.2)
+            time.sleep(0.05)
+    finally:
+        daemon.stop()
+    assert [changes_in(p) for p in slack_receiver.delivered] == [
+        ["rocket-site-work quiet → signalled"]
+    ]
+    assert heartbeat.exists()
+
+
+def test_deploy_files_restart_run_unprivileged_and_check_health():
+    deploy = Path(__file__).parent.parent / "deploy"
+    unit = (deploy / "watch.service").read_text()
+    assert "Restart=on-failure" in unit and "EnvironmentFile=/etc/watch/watch.env" in unit
+    assert "ExecStart=" in unit and "watch run" in unit and "User=watch" in unit
+    docker = (deploy / "Dockerfile").read_text()
+    assert "FROM python:3.12-slim" in docker and "USER watch" in docker
+    assert "HEALTHCHECK" in docker and "WATCH_HEARTBEAT" in docker
+    compose = YAML(typ="safe").load((deploy / "compose.yaml").read_text())
+    assert set(compose["services"]) == {"db", "watch"}
+    assert compose["services"]["watch"]["depends_on"]["db"]["condition"] == "service_healthy"
+    example = (deploy / "watch.env.example").read_text()
+    for name in ("WATCH_DATABASE_URL", "WATCH_SMTP_URL", "WATCH_SLACK_WEBHOOK_URL"):
+        assert f"{name}=" in example

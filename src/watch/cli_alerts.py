@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,6 +56,13 @@ def run(
         str, typer.Option(help="How often to look for due feeds (each keeps its own interval).")
     ] = "15s",
     deliver_every: Annotated[str, typer.Option(help="How often to send what is queued.")] = "5s",
+    heartbeat: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="WATCH_HEARTBEAT",
+            help="Touch this file after every delivery cycle (for container healthchecks).",
+        ),
+    ] = None,
 ) -> None:
     """Run the daemon: poll due feeds, close windows, check feeds, send alerts.
 
@@ -75,7 +83,15 @@ def run(
     config = load(config_path)
     channels = channels_or_fail(config)
     engine = open_engine(config)
-    daemon = Daemon(engine, config, channels, clock=now, tick=tick, deliver_tick=deliver_tick)
+    daemon = Daemon(
+        engine,
+        config,
+        channels,
+        clock=now,
+        tick=tick,
+        deliver_tick=deliver_tick,
+        heartbeat=heartbeat,
+    )
     try:
         daemon.acquire()
         if not once:

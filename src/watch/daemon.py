@@ -14,7 +14,7 @@ running jobs finish (every job writes in transactions, so a second signal that e
 once loses nothing) and closes the channels. Time comes from the `clock` given, so tests
 move it instead of sleeping.
 
-One daemon per SQLite database: a lock file beside it (`<db>.daemon.lock`, released by the
+One daemon per SQLite database: a lock file beside it (`<db>-daemon.lock`, released by the
 OS when the process dies) makes a second one refuse to start. On PostgreSQL several may run:
 each feed is polled under an advisory lock, deliveries are claimed with SKIP LOCKED, and the
 jobs that queue alerts take a transaction-level advisory lock.
@@ -99,8 +99,10 @@ class Daemon:
         deliver_tick: timedelta = timedelta(seconds=5),
         slow_tick: timedelta = timedelta(minutes=10),
         concurrency: int = 8,
+        heartbeat: Path | None = None,
     ) -> None:
         self.engine = engine
+        self.heartbeat = heartbeat
         self.config = config
         self.channels = list(channels)
         self.clock = clock
@@ -280,6 +282,8 @@ class Daemon:
 
     def _deliver_job(self) -> None:
         self.deliver(CycleReport())
+        if self.heartbeat is not None:  # what a container healthcheck looks at
+            self.heartbeat.touch()
 
     def _windows_job(self) -> None:
         report = CycleReport()
@@ -418,13 +422,13 @@ class Daemon:
 
 
 def take_sqlite_lock(engine: Engine) -> Any:
-    """Hold `<db>.daemon.lock` for the life of the process; raise if another one holds it."""
+    """Hold `<db>-daemon.lock` for the life of the process; raise if another one holds it."""
     import fcntl
 
     database = make_url(str(engine.url)).database
     if not database or database == ":memory:":
         return None
-    path = Path(database).with_name(Path(database).name + ".daemon.lock")
+    path = Path(database).with_name(Path(database).name + "-daemon.lock")
     handle = open(path, "a+")  # noqa: SIM115 - held open for the daemon's life
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
