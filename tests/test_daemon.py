@@ -26,7 +26,7 @@ from tests.alerting import (
     write_tracker,
 )
 from watch.cli import app
-from watch.daemon import Daemon
+from watch.daemon import CycleReport, Daemon
 from watch.errors import DaemonAlreadyRunning
 from watch.outbox import Delivery
 
@@ -236,3 +236,73 @@ def test_deploy_files_restart_run_unprivileged_and_check_health():
     example = (deploy / "watch.env.example").read_text()
     for name in ("WATCH_DATABASE_URL", "WATCH_SMTP_URL", "WATCH_SLACK_WEBHOOK_URL"):
         assert f"{name}=" in example
+
+
+def test_alerts_test_reports_each_channel_and_never_prints_a_secret(
+    tmp_path, make_smtp_server, slack_receiver, monkeypatch
+):
+    smtp = make_smtp_server(auth=("watch", "s3cret-pass"))
+    path = write_tracker(tmp_path, [])
+    monkeypatch.setenv("WATCH_DATABASE_URL", f"sqlite:///{tmp_path / 'watch.db'}")
+    monkeypatch.setenv("WATCH_SMTP_URL", smtp.url(password="wrong-pass-123"))
+    monkeypatch.setenv("WATCH_MAIL_FROM", SENDER)
+    monkeypatch.setenv("WATCH_SLACK_WEBHOOK_URL", slack_receiver.webhook_url)
+    runner = CliRunner()
+
+    result = runner.invoke(app, ["alerts", "test", "--json", "--config", str(path)])
+    assert result.exit_code == 1
+    outcome = {row["channel"]: row for row in json.loads(result.stdout)}
+    assert outcome["slack"] == {"channel": "slack", "ok": True, "error": None}
+    assert outcome["email"]["ok"] is False and "535" in outcome["email"]["error"]
+    assert "wrong-pass-123" not in result.output and "xoxsecret" not in result.output
+    assert slack_receiver.delivered[0]["text"].startswith("test message")
+
+    monkeypatch.setenv("WATCH_SMTP_URL", smtp.url())
+    only_email = runner.invoke(app, ["alerts", "test", "email", "--config", str(path)])
+    assert only_email.exit_code == 0 and only_email.output == "email: sent\n"
+    assert len(smtp.received) == 1 and len(slack_receiver.delivered) == 1
+    missing = runner.invoke(app, ["alerts", "test", "teams", "--config", str(path)])
+    assert missing.exit_code == 2 and "no channel 'teams'" in missing.output
+
+
+def test_feed_text_is_escaped_in_mail_html_and_in_slack(
+    tmp_path, engine, feed_server, smtp_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed.publish("Sohae construction grows: cost < $5m & rising -> fast")
+    config = tracker(tmp_path, [feed])
+    daemon = make_daemon(
+        engine, config, [email_channel(smtp_server), slack_channel(slack_receiver, clock)], clock
+    )
+    try:
+        daemon.run_once()
+    finally:
+        daemon.close()
+    html = smtp_server.received[0].part("text/html")
+    assert "cost &lt; $5m &amp; rising -&gt; fast" in html and "< $5m" not in html
+    slack = json.dumps(slack_receiver.delivered[0])
+    assert "cost &lt; $5m &amp; rising -&gt; fast" in slack and "< $5m" not in slack
+
+
+def test_scorecard_job_queues_one_scorecard_a_day_sent_as_its_own_mail(
+    tmp_path, engine, feed_server, smtp_server
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed.publish(SITE_WORK)
+    config = tracker(tmp_path, [feed])
+    daemon = make_daemon(engine, config, [email_channel(smtp_server)], clock)
+    try:
+        daemon.poll(CycleReport())
+        daemon.queue_scorecard()
+        daemon.queue_scorecard()  # the same day: still one
+        daemon.run_once()  # the scorecard goes alone, the change follows
+        daemon.run_once()
+    finally:
+        daemon.close()
+    subjects = [m.message["Subject"] for m in smtp_server.received]
+    assert len(subjects) == 2
+    assert subjects[0].startswith("[watch] scorecard Test tracker")
+    assert subjects[1] == "[watch] rocket-site-work → signalled"
+    assert "<svg" in smtp_server.received[0].part("text/html")
