@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.alerting import (
     tracker,
     write_tracker,
 )
+from tests.rss import item, rss
 from watch.cli import app
 from watch.daemon import CycleReport, Daemon
 from watch.errors import DaemonAlreadyRunning
@@ -306,3 +308,30 @@ def test_scorecard_job_queues_one_scorecard_a_day_sent_as_its_own_mail(
     assert subjects[0].startswith("[watch] scorecard Test tracker")
     assert subjects[1] == "[watch] rocket-site-work → signalled"
     assert "<svg" in smtp_server.received[0].part("text/html")
+
+
+def test_two_daemons_on_postgresql_never_poll_one_feed_at_once(tmp_path, engine, feed_server):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("several daemons share only a PostgreSQL database")
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    feed_server.route("/news.xml", rss(item(SITE_WORK, guid="g1")), delay=0.5)
+    config = tracker(tmp_path, [feed])
+    daemons = [make_daemon(engine, config, [], clock) for _ in range(2)]
+    reports = [CycleReport(), CycleReport()]
+    try:
+        for daemon in daemons:
+            daemon.acquire()
+        threads = [
+            threading.Thread(target=d.poll, args=(r,))
+            for d, r in zip(daemons, reports, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        for daemon in daemons:
+            daemon.close()
+    assert len(feed_server.requests_to("/news.xml")) == 1
+    assert sorted(r.polled for r in reports) == [0, 1]
