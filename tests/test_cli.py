@@ -178,3 +178,13 @@ def test_help_does_not_import_the_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_readme_alerts_example_is_a_valid_tracker_section(cli, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```yaml\nalerts:") + len("```yaml\n")
+    example = readme[start : readme.index("```", start)]
+    tracker = tmp_path / "with-alerts.yaml"
+    tracker.write_text(SHIPPED.read_text() + "\n" + example)
+    result = cli("validate", str(tracker))
+    assert result.exit_code == 0, result.output
