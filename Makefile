@@ -11,10 +11,11 @@ $(BIN)/watch: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-## run: install, then one pass of the main job on the shipped tracker (SQLite in db/)
+## run: install, then one pass of the main job (`watch run --once`: poll, close windows,
+## alert) on the shipped tracker with SQLite in db/; a failed feed does not stop the status
 run: $(BIN)/watch
 	$(BIN)/watch validate
-	-$(BIN)/watch poll
+	-$(BIN)/watch run --once
 	$(BIN)/watch status
 
 ## test: install, start a throw-away PostgreSQL, run the whole suite on SQLite and PostgreSQL
