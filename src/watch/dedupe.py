@@ -60,7 +60,7 @@ def canonical_link(url: str | None) -> str | None:
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
         return None
     host = parts.hostname.lower().removeprefix("www.").removeprefix("m.")
-    query = urlencode(
+    query = parts.query and urlencode(
         sorted(
             (k, v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)

@@ -78,10 +78,18 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def ensure_states(session: Session, config: Config, now: datetime) -> dict[str, IndicatorState]:
-    """The state row of every configured indicator, created (quiet/holding) where missing."""
-    rows = {row.indicator_id: row for row in session.exec(select(IndicatorState))}
-    for indicator in config.indicators:
+def ensure_states(
+    session: Session, config: Config, now: datetime, only: Iterable[str] | None = None
+) -> dict[str, IndicatorState]:
+    """The state row of every configured indicator (or of `only`), created where missing."""
+    query = select(IndicatorState)
+    wanted = config.indicators
+    if only is not None:
+        ids = set(only)
+        query = query.where(col(IndicatorState.indicator_id).in_(ids))
+        wanted = [indicator for indicator in config.indicators if indicator.id in ids]
+    rows = {row.indicator_id: row for row in session.exec(query)}
+    for indicator in wanted:
         if indicator.id not in rows:
             row = IndicatorState(
                 indicator_id=indicator.id,
@@ -105,10 +113,11 @@ def update_states(
     note: str | None = None,
 ) -> list[StateChange]:
     """Recompute the named indicators from their evidence; record and return the changes."""
-    wanted = [ind for ind in dict.fromkeys(indicator_ids) if _configured(config, ind)]
+    configured = {indicator.id for indicator in config.indicators}
+    wanted = [ind for ind in dict.fromkeys(indicator_ids) if ind in configured]
     if not wanted:
         return []
-    rows = ensure_states(session, config, now)
+    rows = ensure_states(session, config, now, only=wanted)
     tallies = tally_evidence(session, wanted)
     manual = manual_resolutions(session, wanted)
     changes: list[StateChange] = []
@@ -137,10 +146,6 @@ def update_states(
         session.add(row)
     session.flush()
     return changes
-
-
-def _configured(config: Config, indicator_id: str) -> bool:
-    return any(ind.id == indicator_id for ind in config.indicators)
 
 
 def window_bounds(
