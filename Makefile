@@ -25,6 +25,7 @@ test: $(BIN)/watch
 lint: $(BIN)/watch
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
 
 format: $(BIN)/watch
 	$(BIN)/ruff format src tests bench

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from watch.models import Entry, Feed, Story
@@ -165,18 +166,18 @@ class _StoryIndex:
         prints.discard(None)
         self.by_link: dict[str, StoryRef] = {}
         self.by_print: dict[str, list[StoryRef]] = {}
-        columns = (
-            Story.id,
-            Story.canonical_link,
-            Story.fingerprint,
-            Story.source,
-            Story.first_seen_at,
-        )
+        table = Story.__table__  # type: ignore[attr-defined]
+        columns = [
+            table.c[name]
+            for name in ("id", "canonical_link", "fingerprint", "source", "first_seen_at")
+        ]
         if links:
-            for row in session.exec(select(*columns).where(col(Story.canonical_link).in_(links))):
+            query = sa_select(*columns).where(table.c.canonical_link.in_(links))
+            for row in session.connection().execute(query):
                 self.by_link.setdefault(row[1] or "", StoryRef(*row))
         if prints:
-            for row in session.exec(select(*columns).where(col(Story.fingerprint).in_(prints))):
+            query = sa_select(*columns).where(table.c.fingerprint.in_(prints))
+            for row in session.connection().execute(query):
                 self.by_print.setdefault(row[2] or "", []).append(StoryRef(*row))
 
     def find_or_add(

@@ -91,8 +91,8 @@ def record(
                 }
             )
     evidence_ids = _bulk_insert(session, EVIDENCE, evidence_rows)
-    latest = {
-        row["indicator_id"]: eid for row, eid in zip(evidence_rows, evidence_ids, strict=True)
+    latest: dict[str, int] = {
+        str(row["indicator_id"]): eid for row, eid in zip(evidence_rows, evidence_ids, strict=True)
     }
     changes = update_states(session, config, latest, now=now, cause=cause, evidence_ids=latest)
     return Recorded(entries=len(entry_ids), evidence=len(evidence_ids), changes=changes)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -165,7 +166,7 @@ def poll(
     matcher = Matcher(config)
     summary = PollSummary()
     for request, fetched in fetch_many(client, requests, concurrency=concurrency):
-        report = _refresh_one(engine, config, request.key, fetched, matcher, now())
+        report = _refresh_one(engine, config, cast(int, request.key), fetched, matcher, now())
         log.info(
             "feed=%s result=%s status=%s new_entries=%d new_evidence=%d changes=%d%s",
             report.url,

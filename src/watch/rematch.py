@@ -7,7 +7,7 @@ recomputed with cause "rematch". A dry run does all of this and rolls it back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -80,7 +80,7 @@ def rematch(
 def _rematch_batch(
     session: Session,
     matcher: Matcher,
-    entries: list[tuple[Entry, Story]],
+    entries: Sequence[tuple[Entry, Story]],
     now: datetime,
     report: RematchReport,
 ) -> set[str]:
