@@ -212,3 +212,12 @@ def test_valid_base_file_loads(tmp_path):
     path = tmp_path / "indicators.yaml"
     path.write_text(VALID, encoding="utf-8")
     assert load_config(path).indicators[0].id == "a"
+
+
+def test_duplicate_keys_are_an_error_not_a_silent_overwrite(tmp_path):
+    shipped = (Path(__file__).resolve().parents[1] / "indicators.yaml").read_text()
+    broken = tmp_path / "dup.yaml"
+    broken.write_text(shipped.replace("tracker:\n", "tracker:\n  id: first-id\n", 1))
+    with pytest.raises(InvalidConfigFile) as caught:
+        load_config(broken)
+    assert "dup.yaml" in str(caught.value) and "duplicate" in str(caught.value).lower()
