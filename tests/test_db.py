@@ -26,3 +26,21 @@ def test_times_round_trip_as_aware_utc(engine):
         feed = session.exec(select(Feed)).one()
     assert feed.last_polled_at == polled
     assert feed.last_polled_at.tzinfo is not None
+
+
+def test_schema_head_constant_is_alembics_head(engine):
+    from alembic.script import ScriptDirectory
+
+    from watch.db import SCHEMA_HEAD, _alembic_config, schema_is_current
+
+    assert ScriptDirectory.from_config(_alembic_config(engine)).get_current_head() == SCHEMA_HEAD
+    assert schema_is_current(engine)
+
+
+def test_open_database_creates_the_schema_on_a_new_database(database_url):
+    from watch.db import open_database, schema_is_current
+
+    engine = open_database(database_url)
+    assert schema_is_current(engine)
+    assert "entry" in inspect(engine).get_table_names()
+    engine.dispose()
