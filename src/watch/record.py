@@ -34,10 +34,17 @@ class Recorded:
 
 
 def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in one executemany and return their ids in row order."""
+    """Insert rows in as few statements as the driver allows; their ids in row order."""
     if not rows:
         return []
-    result = session.connection().execute(
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # SQLAlchemy can keep RETURNING in parameter order on SQLite only row by row. One
+        # writer at a time gives a multi-row INSERT ascending rowids in VALUES order, so the
+        # sorted ids are the rows' ids.
+        result = connection.execute(insert(table).returning(table.c.id), rows)
+        return sorted(row[0] for row in result)
+    result = connection.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     return [row[0] for row in result]
