@@ -122,3 +122,13 @@ def tracker(
     return load_config(
         write_tracker(folder, [f.url for f in feeds], alerts, open_windows=open_windows)
     )
+
+
+SITE_WORK = "North Korea begins rebuilding Sohae launch site"
+SITE_WORK_2 = "Satellite images show construction at Tongchang-ri"
+ICBM = "North Korea fires ICBM into the sea"
+
+
+def changes_in(payload: dict) -> list[str]:
+    """'rocket-site-work → signalled' lines of a Slack payload's notification text."""
+    return [line for line in payload["text"].splitlines()[1:] if "→" in line]

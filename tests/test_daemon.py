@@ -16,10 +16,14 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.alerting import (
+    ICBM,
     SENDER,
+    SITE_WORK,
+    SITE_WORK_2,
     START,
     Clock,
     GrowingFeed,
+    changes_in,
     email_channel,
     make_daemon,
     slack_channel,
@@ -31,15 +35,6 @@ from watch.cli import app
 from watch.daemon import CycleReport, Daemon
 from watch.errors import DaemonAlreadyRunning
 from watch.outbox import Delivery
-
-SITE_WORK = "North Korea begins rebuilding Sohae launch site"
-SITE_WORK_2 = "Satellite images show construction at Tongchang-ri"
-ICBM = "North Korea fires ICBM into the sea"
-
-
-def changes_in(payload: dict) -> list[str]:
-    """'rocket-site-work → signalled' lines of a Slack payload's notification text."""
-    return [line for line in payload["text"].splitlines()[1:] if "→" in line]
 
 
 def test_run_once_sends_one_grouped_alert_per_channel(

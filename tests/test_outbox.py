@@ -12,9 +12,13 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from tests.alerting import (
+    ICBM,
+    SITE_WORK,
+    SITE_WORK_2,
     START,
     Clock,
     GrowingFeed,
+    changes_in,
     email_channel,
     make_daemon,
     slack_channel,
@@ -26,14 +30,6 @@ from watch.config import load_config
 from watch.daemon import Daemon
 from watch.deliver import Step, hold_quiet_hours, message_key
 from watch.outbox import Alert, Delivery, decide, list_deliveries
-
-SITE_WORK = "North Korea begins rebuilding Sohae launch site"
-SITE_WORK_2 = "Satellite images show construction at Tongchang-ri"
-ICBM = "North Korea fires ICBM into the sea"
-
-
-def changes_in(payload: dict) -> list[str]:
-    return [line for line in payload["text"].splitlines()[1:] if "→" in line]
 
 
 def deliveries(engine) -> list[tuple[str, str, str]]:
