@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from watch.cli import ConfigOption, JsonOption, app, emit_json, fail, load, now, open_engine, table
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from watch.config import Config
 
 NoteOption = Annotated[str, typer.Option("--note", "-m", help="Why (kept in the history).")]
 
@@ -36,6 +42,29 @@ def _print_changes(changes: list, nothing: str) -> None:
         typer.echo(f"{c.indicator_id}: {c.old_state} -> {c.new_state} ({c.cause}) {c.note or ''}")
 
 
+def _review(
+    config_path: Path | None,
+    action: Callable[[Session, Config], list[Any]],
+    as_json: bool,
+    *,
+    nothing: str,
+) -> None:
+    """Run one analyst action in a transaction and show the state changes it made."""
+    from watch.db import session_scope
+    from watch.errors import WatchError
+
+    config = load(config_path)
+    try:
+        with session_scope(open_engine(config)) as session:
+            changes = action(session, config)
+    except WatchError as error:  # unknown id, nothing resolved by hand, ...
+        raise fail(str(error)) from None
+    if as_json:
+        emit_json(_changes(changes))
+    else:
+        _print_changes(changes, nothing)
+
+
 @app.command()
 def resolve(
     indicator_id: Annotated[str, typer.Argument(help="The indicator to resolve.")],
@@ -48,20 +77,14 @@ def resolve(
     as_json: JsonOption = False,
 ) -> None:
     """Resolve an indicator by hand for every reading; wins over the evidence until reopened."""
-    from watch.db import session_scope
-    from watch.errors import UnknownIndicator
     from watch.review import resolve as run_resolve
 
-    config = load(config_path)
-    try:
-        with session_scope(open_engine(config)) as session:
-            change = run_resolve(session, config, indicator_id, outcome, note, now())
-    except UnknownIndicator as error:
-        raise fail(str(error)) from None
-    if as_json:
-        emit_json(_changes([change]))
-    else:
-        _print_changes([change], "")
+    _review(
+        config_path,
+        lambda session, config: [run_resolve(session, config, indicator_id, outcome, note, now())],
+        as_json,
+        nothing="",
+    )
 
 
 @app.command()
@@ -72,20 +95,14 @@ def reopen(
     as_json: JsonOption = False,
 ) -> None:
     """Undo a resolution by hand: the state follows the evidence again."""
-    from watch.db import session_scope
-    from watch.errors import NotResolvedByHand, UnknownIndicator
     from watch.review import reopen as run_reopen
 
-    config = load(config_path)
-    try:
-        with session_scope(open_engine(config)) as session:
-            changes = run_reopen(session, config, indicator_id, now(), note)
-    except (UnknownIndicator, NotResolvedByHand) as error:
-        raise fail(str(error)) from None
-    if as_json:
-        emit_json(_changes(changes))
-    else:
-        _print_changes(changes, "")
+    _review(
+        config_path,
+        lambda session, config: run_reopen(session, config, indicator_id, now(), note),
+        as_json,
+        nothing="",
+    )
 
 
 @app.command()
@@ -96,20 +113,14 @@ def reject(
     as_json: JsonOption = False,
 ) -> None:
     """Reject a piece of evidence as a false positive; its indicator is recomputed."""
-    from watch.db import session_scope
-    from watch.errors import UnknownEvidence
     from watch.review import reject as run_reject
 
-    config = load(config_path)
-    try:
-        with session_scope(open_engine(config)) as session:
-            changes = run_reject(session, config, evidence_id, note, now())
-    except UnknownEvidence as error:
-        raise fail(str(error)) from None
-    if as_json:
-        emit_json(_changes(changes))
-    else:
-        _print_changes(changes, f"evidence {evidence_id} rejected; no state changed")
+    _review(
+        config_path,
+        lambda session, config: run_reject(session, config, evidence_id, note, now()),
+        as_json,
+        nothing=f"evidence {evidence_id} rejected; no state changed",
+    )
 
 
 @app.command()
