@@ -28,11 +28,11 @@ from tests.rss import item, rss  # noqa: E402
 
 from watch.config import Config, load_config  # noqa: E402
 from watch.db import open_database, session_scope  # noqa: E402
-from watch.dedupe import dedupe  # noqa: E402
-from watch.matching import Matcher, entry_text  # noqa: E402
-from watch.models import Feed  # noqa: E402
-from watch.parse import parse_feed  # noqa: E402
-from watch.record import record  # noqa: E402
+from watch.feeds.dedupe import dedupe  # noqa: E402
+from watch.feeds.match import Matcher, entry_text  # noqa: E402
+from watch.feeds.parse import parse_feed  # noqa: E402
+from watch.feeds.record import record  # noqa: E402
+from watch.schema import Feed  # noqa: E402
 
 SUBJECTS = [
     "North Korea",

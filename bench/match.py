@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from watch.config import Config, load_config
-from watch.matching import Matcher, normalize
+from watch.feeds.match import Matcher, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 

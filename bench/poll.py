@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from tests.feed_server import FeedServer, FeedSite  # noqa: E402
 
-from watch.fetch import FetchRequest, fetch_many, make_client  # noqa: E402
-from watch.parse import parse_feed  # noqa: E402
+from watch.feeds.fetch import FetchRequest, fetch_many, make_client  # noqa: E402
+from watch.feeds.parse import parse_feed  # noqa: E402
 
 WORDS = [
     *("talks", "summit", "envoy", "missile", "launch", "site", "sanctions", "relief", "drills"),
@@ -189,7 +189,7 @@ def main() -> None:
     entries, feedparser_seconds, parse_feed_seconds = parse_rates(bodies, args.parse_repeat)
     print(f"parsing {entries:,} entries ({len(bodies)} feeds x {args.parse_repeat})")
     print(f"{'  feedparser parse only':<40} {entries / feedparser_seconds:>9,.0f} entries/s")
-    print(f"{'  watch.parse.parse_feed':<40} {entries / parse_feed_seconds:>9,.0f} entries/s")
+    print(f"{'  watch.feeds.parse.parse_feed':<40} {entries / parse_feed_seconds:>9,.0f} entries/s")
 
 
 if __name__ == "__main__":

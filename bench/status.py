@@ -25,7 +25,7 @@ WATCH = Path(sys.executable).parent / "watch"
 
 from watch.config import load_config  # noqa: E402
 from watch.db import open_database, session_scope  # noqa: E402
-from watch.models import Entry, Evidence, Feed, Story  # noqa: E402
+from watch.schema import Entry, Evidence, Feed, Story  # noqa: E402
 from watch.states import update_states  # noqa: E402
 
 BATCH = 20_000

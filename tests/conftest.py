@@ -1,8 +1,8 @@
 """Shared fixtures. Each real local server lives in its own plugin module."""
 
 pytest_plugins = [
-    "tests.feed_server",
-    "tests.smtp_server",
-    "tests.slack_receiver",
-    "tests.database",
+    "tests.support.feed_server",
+    "tests.support.smtp_server",
+    "tests.support.slack_receiver",
+    "tests.support.database",
 ]

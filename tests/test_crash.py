@@ -27,10 +27,9 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
 
-from tests.rss import item, rss
+from tests.support.rss import item, rss
 from watch.db import make_engine, upgrade
-from watch.models import Entry, Evidence, IndicatorState, StateChange
-from watch.outbox import Alert, Delivery
+from watch.schema import Alert, Delivery, Entry, Evidence, IndicatorState, StateChange
 
 pytestmark = pytest.mark.slow
 

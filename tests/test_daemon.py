@@ -15,7 +15,7 @@ from ruamel.yaml import YAML
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from tests.alerting import (
+from tests.support.alerting import (
     ICBM,
     SENDER,
     SITE_WORK,
@@ -30,11 +30,13 @@ from tests.alerting import (
     tracker,
     write_tracker,
 )
-from tests.rss import item, rss
+from tests.support.paths import ROOT
+from tests.support.rss import item, rss
 from watch.cli import app
+from watch.config import load_config
 from watch.daemon import CycleReport, Daemon
 from watch.errors import DaemonAlreadyRunning
-from watch.outbox import Delivery
+from watch.schema import Delivery
 
 
 def test_run_once_sends_one_grouped_alert_per_channel(
@@ -220,7 +222,7 @@ def test_started_daemon_polls_delivers_beats_and_stops_cleanly(
 
 
 def test_deploy_files_restart_run_unprivileged_and_check_health():
-    deploy = Path(__file__).parent.parent / "deploy"
+    deploy = ROOT / "deploy"
     unit = (deploy / "watch.service").read_text()
     assert "Restart=on-failure" in unit and "EnvironmentFile=/etc/watch/watch.env" in unit
     assert "ExecStart=" in unit and "watch run" in unit and "User=watch" in unit
@@ -302,7 +304,29 @@ def test_scorecard_job_queues_one_scorecard_a_day_sent_as_its_own_mail(
     assert len(subjects) == 2
     assert subjects[0].startswith("[watch] scorecard Test tracker")
     assert subjects[1] == "[watch] rocket-site-work → signalled"
-    assert "<svg" in smtp_server.received[0].part("text/html")
+    mailed = smtp_server.received[0].part("text/html")
+    assert "<svg" in mailed
+    # the page was rendered when queued, and saved once under scorecard.reports
+    saved = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    day = clock().date().isoformat()
+    assert saved == [f"scorecard-test-tracker-{day}.{ext}" for ext in ("html", "json", "md")]
+    page = (tmp_path / "reports" / f"scorecard-test-tracker-{day}.html").read_text()
+    assert "<svg" in page and "Test tracker" in page
+
+
+def test_scorecard_reports_null_saves_nothing(tmp_path, engine, smtp_server):
+    from watch.config import ScorecardSchedule
+
+    config = load_config(write_tracker(tmp_path, []))
+    config = config.model_copy(update={"scorecard": ScorecardSchedule(reports=None)})
+    daemon = make_daemon(engine, config, [email_channel(smtp_server)], Clock())
+    try:
+        daemon.queue_scorecard()
+        daemon.run_once()
+    finally:
+        daemon.close()
+    assert len(smtp_server.received) == 1
+    assert not (tmp_path / "reports").exists()
 
 
 def test_two_daemons_on_postgresql_never_poll_one_feed_at_once(tmp_path, engine, feed_server):

@@ -4,7 +4,7 @@ from sqlalchemy import inspect
 from sqlmodel import Session, select
 
 from watch.db import upgrade
-from watch.models import Feed
+from watch.schema import Feed
 
 
 def test_migrations_create_every_table(engine):

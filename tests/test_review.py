@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
-from tests.stored import add_evidence
+from tests.support.paths import SMALL_TRACKER
+from tests.support.stored import add_evidence
 from watch.config import Config, load_config
 from watch.errors import NotResolvedByHand, UnknownEvidence, UnknownIndicator
-from watch.models import IndicatorState
-from watch.resolution import Resolution
 from watch.review import close_windows, history, reject, reopen, resolve
+from watch.schema import IndicatorState, Resolution
 from watch.states import resolve_reading
 
-TRACKER = Path(__file__).parent / "data" / "small-tracker.yaml"
+TRACKER = SMALL_TRACKER
 MARCH = datetime(2019, 3, 5, 8, 0, tzinfo=UTC)
 LATER = datetime(2019, 3, 20, 9, 0, tzinfo=UTC)
 

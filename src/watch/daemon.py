@@ -1,9 +1,9 @@
 """The daemon: APScheduler jobs that poll, close windows, check feeds, remind and deliver.
 
     poll       every `tick`: the feeds that are due (each feed's next poll is set by
-               watch.schedule from its interval, failures and Retry-After); then `decide`
+               watch.feeds.schedule from its interval, failures and Retry-After); then `decide`
                and the feed-health check, so alerts are queued as soon as states move
-    deliver    every `deliver_tick`: decide, then the delivery chain (watch.deliver)
+    deliver    every `deliver_tick`: decide, then the delivery chain (watch.alerts.delivery)
     windows    every `slow_tick`: close the windows that ended (watch.review.close_windows)
                and queue the reminders of windows about to close
     scorecard  on `scorecard.schedule` (cron, in alerts.timezone): queue the scorecard
@@ -26,46 +26,44 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
 import httpx
-from sqlalchemy import or_, select, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy import Connection, or_, select
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from watch.channels import Channel
+from watch.alerts.channels import Channel
+from watch.alerts.delivery import ChannelReport, Worker, deliver
+from watch.alerts.health import check_feeds
+from watch.alerts.outbox import decide, enqueue
+from watch.alerts.reminders import remind_windows
+from watch.clock import Clock, utc_now
 from watch.config import Config
 from watch.db import session_scope
-from watch.deliver import ChannelReport, Worker, deliver
-from watch.errors import DaemonAlreadyRunning
-from watch.models import Feed
-from watch.outbox import decide, enqueue
+from watch.feeds.refresh import poll, sync_feeds
+from watch.locks import (
+    Job,
+    claim_feeds,
+    hold_worker_lock,
+    one_at_a_time,
+    release_worker_lock,
+    take_sqlite_lock,
+    worker_is_alive,
+)
+from watch.review import close_windows
+from watch.schema import AlertKind, Feed
+from watch.scoring.render import render, save_report
+from watch.scoring.scorecard import Scorecard, build_scorecard, current_tally
 
 log = logging.getLogger("watch.daemon")
-
-Clock = Callable[[], datetime]
-_POLL_LOCK = 0x7761_0100  # advisory lock class for "this feed is being polled"
-_WORKER_LOCK = 0x7761_0200  # advisory lock class for "this daemon is alive"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def configured_channels(config: Config, env: Mapping[str, str] | None = None) -> list[Channel]:
-    """The channels the environment sets up, minus those the YAML turns off."""
-    from watch.channels import channels_from_env
-
-    found = channels_from_env(
-        os.environ if env is None else env, config.alerts.recipients, config.alerts.sender
-    )
-    return [c for c in found if config.alerts.policy(c.name).enabled]
 
 
 @dataclass
@@ -111,10 +109,10 @@ class Daemon:
         self._client = client
         self._owns_client = client is None
         self._scheduler: Any = None
-        self._lock_file: Any = None
+        self._lock_file: IO[str] | None = None
         self._stopping = threading.Event()
         self._postgres = engine.dialect.name == "postgresql"
-        self._alive_connection: Any = None
+        self._alive_connection: Connection | None = None
         self.worker = Worker(alive=self._is_alive if self._postgres else None)
 
     @property
@@ -128,13 +126,7 @@ class Daemon:
         lock on this daemon's id for its life, which tells the others it is alive."""
         if self._postgres:
             if self._alive_connection is None:
-                connection = self.engine.connect()
-                connection.execute(
-                    text("SELECT pg_advisory_lock(:k, :id)"),
-                    {"k": _WORKER_LOCK, "id": self.worker.id},
-                )
-                connection.commit()
-                self._alive_connection = connection
+                self._alive_connection = hold_worker_lock(self.engine, self.worker.id)
             return
         if self._lock_file is None:
             self._lock_file = take_sqlite_lock(self.engine)
@@ -144,21 +136,11 @@ class Daemon:
             self._lock_file.close()
             self._lock_file = None
         if self._alive_connection is not None:
-            self._alive_connection.close()  # the session lock goes with the connection
+            release_worker_lock(self._alive_connection, self.worker.id)
             self._alive_connection = None
 
     def _is_alive(self, worker_id: int) -> bool:
-        """Whether the daemon `worker_id` still holds its advisory lock (PostgreSQL)."""
-        with self.engine.connect() as connection:
-            free = connection.execute(
-                text("SELECT pg_try_advisory_lock(:k, :id)"), {"k": _WORKER_LOCK, "id": worker_id}
-            ).scalar()
-            if free:
-                connection.execute(
-                    text("SELECT pg_advisory_unlock(:k, :id)"), {"k": _WORKER_LOCK, "id": worker_id}
-                )
-            connection.commit()
-        return not free
+        return worker_is_alive(self.engine, worker_id)
 
     def close(self) -> None:
         """Release the lock, the HTTP client and the channels."""
@@ -174,7 +156,7 @@ class Daemon:
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            from watch.fetch import make_client
+            from watch.feeds.fetch import make_client
 
             self._client = make_client()
         return self._client
@@ -294,8 +276,6 @@ class Daemon:
 
     def poll(self, report: CycleReport) -> None:
         """Poll the due feeds (on PostgreSQL only those no other daemon is polling)."""
-        from watch.refresh import poll, sync_feeds
-
         for attempt in range(2):
             try:
                 with session_scope(self.engine) as session:
@@ -328,8 +308,6 @@ class Daemon:
         report.queued += sum(1 for a in alerts if not a.skipped)
 
     def check_health(self, report: CycleReport) -> None:
-        from watch.health import check_feeds
-
         with session_scope(self.engine) as session:
             report.queued += len(
                 check_feeds(session, self.config, self.channel_names, self.clock())
@@ -337,127 +315,74 @@ class Daemon:
 
     def close_windows(self, report: CycleReport) -> None:
         """Record the windows that closed (watch.review.close_windows), then queue alerts."""
-        close = _hook("watch.review", "close_windows")
-        if close is not None:
-            with session_scope(self.engine) as session:
-                report.changes += len(close(session, self.config, self.clock()))
+        with session_scope(self.engine) as session:
+            report.changes += len(close_windows(session, self.config, self.clock()))
         self.decide(report)
 
     def remind(self, report: CycleReport) -> None:
-        from watch.health import remind_windows
-
         with session_scope(self.engine) as session:
             queued = remind_windows(session, self.config, self.channel_names, self.clock())
             report.queued += len(queued)
 
     def queue_scorecard(self) -> None:
-        """Queue this period's scorecard (once per day, however many daemons run)."""
-        from watch.outbox import one_at_a_time
-        from watch.scorecard import build_scorecard
-
+        """Queue this period's scorecard (once per day, however many daemons run), rendered
+        now as the page it is sent as; save it under `scorecard.reports` when set."""
         now = self.clock()
         with session_scope(self.engine) as session:
-            one_at_a_time(session, "scorecard")
+            one_at_a_time(session, Job.SCORECARD)
             card = build_scorecard(session, self.config, now)
-            enqueue(
+            queued = enqueue(
                 session,
                 key=f"scorecard:{now.date().isoformat()}",
-                kind="scorecard",
+                kind=AlertKind.SCORECARD,
                 subject=self.config.tracker.id,
                 title=f"scorecard {self.config.tracker.title}: {card.verdict}",
                 lines=_scorecard_lines(card),
                 channels=self.channel_names,
                 now=now,
+                html=render(card, "html"),
             )
+        folder = self.config.reports_folder()
+        if queued is not None and folder is not None:
+            path = save_report(card, folder)
+            log.info("scorecard=%s saved=%s", card.as_of.isoformat(), path)
 
     def deliver(self, report: CycleReport, *, flush: bool = False) -> None:
         self.decide(report)
         self.acquire()
         results = deliver(
-            self.engine, self.config, self.channels, self.clock(), flush=flush, worker=self.worker
+            self.engine,
+            self.config,
+            self.channels,
+            self.clock(),
+            flush=flush,
+            worker=self.worker,
+            tally=current_tally,
         )
         report.deliveries.extend(results)
 
     # ------------------------------------------------------------ PostgreSQL feed claims
 
-    def _feed_claims(self) -> Any:
-        """A context giving the URLs this daemon may poll now: None (all due) on SQLite."""
-        from contextlib import contextmanager
-
-        @contextmanager
-        def claims() -> Any:
-            if not self._postgres:
-                yield None
-                return
-            now = self.clock()
-            urls = {f.url for f in self.config.feeds}
-            with self.engine.connect() as connection:
-                due = connection.execute(
-                    select(col(Feed.id), col(Feed.url)).where(
-                        or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= now)
-                    )
-                ).all()
-                mine = []
-                for feed_id, url in due:
-                    if url not in urls:
-                        continue
-                    got = connection.execute(
-                        text("SELECT pg_try_advisory_lock(:k, :id)"),
-                        {"k": _POLL_LOCK, "id": feed_id},
-                    ).scalar()
-                    if got:
-                        mine.append((feed_id, url))
-                connection.commit()
-                try:
-                    yield [url for _id, url in mine]
-                finally:
-                    for feed_id, _url in mine:
-                        connection.execute(
-                            text("SELECT pg_advisory_unlock(:k, :id)"),
-                            {"k": _POLL_LOCK, "id": feed_id},
-                        )
-                    connection.commit()
-
-        return claims()
+    @contextmanager
+    def _feed_claims(self) -> Iterator[list[str] | None]:
+        """The URLs this daemon may poll now: None (every due feed) on SQLite; on PostgreSQL
+        the due ones no other daemon is polling, locked until the poll ends."""
+        if not self._postgres:
+            yield None
+            return
+        urls = {f.url for f in self.config.feeds}
+        with self.engine.connect() as connection:
+            due = connection.execute(
+                select(col(Feed.id), col(Feed.url)).where(
+                    or_(col(Feed.next_poll_at).is_(None), col(Feed.next_poll_at) <= self.clock())
+                )
+            ).all()
+        wanted = [(feed_id or 0, url) for feed_id, url in due if url in urls]
+        with claim_feeds(self.engine, wanted) as mine:
+            yield mine
 
 
-def take_sqlite_lock(engine: Engine) -> Any:
-    """Hold `<db>-daemon.lock` for the life of the process; raise if another one holds it."""
-    import fcntl
-
-    database = make_url(str(engine.url)).database
-    if not database or database == ":memory:":
-        return None
-    path = Path(database).with_name(Path(database).name + "-daemon.lock")
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the daemon's life
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise DaemonAlreadyRunning(
-            f"another watch daemon (pid {holder}) is running on {database}; "
-            "one daemon per SQLite database (use PostgreSQL to run several)"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def _hook(module: str, name: str) -> Callable[..., Any] | None:
-    """`module.name` if that module defines it (coordination point with other features)."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-
-
-def _scorecard_lines(card: Any) -> list[str]:
+def _scorecard_lines(card: Scorecard) -> list[str]:
     lines = [card.verdict]
     for reading_id, p in sorted(card.comparison.posterior.items(), key=lambda kv: -kv[1]):
         lines.append(f"{reading_id}: posterior {p:.2f}")

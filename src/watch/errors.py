@@ -14,9 +14,15 @@ WatchError
 ├── NotResolvedByHand        reopen asked of an indicator no analyst resolved
 ├── DaemonAlreadyRunning     a second daemon on one SQLite database (or a bad lock)
 ├── InvalidArchive           a backtest archive that cannot be read
+├── InvalidChannelSettings   an alert channel's environment variables are malformed
+├── UnknownDelivery          a delivery id that is not stored
+├── AlreadySent              retry asked of a delivery that was sent
 └── DeliveryError            an alert channel failed
     ├── RetryableDelivery    worth trying again later (timeouts, 429, 5xx)
     └── PermanentDelivery    will fail the same way again (4xx, bad address)
+
+InvalidChannelSettings is also a ValueError, and UnknownDelivery a LookupError, so callers
+that catch the built-in kinds keep working.
 """
 
 from __future__ import annotations
@@ -61,11 +67,11 @@ class FeedError(WatchError):
 
 
 class FeedUnreachable(FeedError):
-    pass
+    """DNS failure, refused connection, TLS error."""
 
 
 class FeedTimeout(FeedError):
-    pass
+    """The connection or the read timed out."""
 
 
 class FeedHTTPError(FeedError):
@@ -78,35 +84,47 @@ class FeedHTTPError(FeedError):
 
 
 class FeedTooLarge(FeedError):
-    pass
+    """The body is over the size cap."""
 
 
 class FeedTruncated(FeedError):
-    pass
+    """The connection closed before the whole body arrived."""
 
 
 class NotAFeed(FeedError):
-    pass
+    """The body parsed to no feed at all."""
 
 
 class UnknownIndicator(WatchError):
-    pass
+    """An indicator id that the tracker file does not define."""
 
 
 class UnknownEvidence(WatchError):
-    pass
+    """An evidence id that is not stored."""
 
 
 class NotResolvedByHand(WatchError):
-    pass
+    """Reopen asked of an indicator that no analyst resolved."""
 
 
 class InvalidArchive(WatchError):
-    pass
+    """A backtest archive that cannot be read."""
 
 
 class DaemonAlreadyRunning(WatchError):
     """Another `watch run` holds this SQLite database (several may share PostgreSQL)."""
+
+
+class InvalidChannelSettings(WatchError, ValueError):
+    """Its message never holds a secret: the channel modules redact what they quote."""
+
+
+class UnknownDelivery(WatchError, LookupError):
+    """A delivery id that is not stored."""
+
+
+class AlreadySent(WatchError):
+    """Retry asked of a delivery that was sent."""
 
 
 class DeliveryError(WatchError):
@@ -116,8 +134,8 @@ class DeliveryError(WatchError):
 
 
 class RetryableDelivery(DeliveryError):
-    pass
+    """Worth trying again later: timeouts, 429, 5xx."""
 
 
 class PermanentDelivery(DeliveryError):
-    pass
+    """Will fail the same way again: 4xx, a bad address."""

@@ -11,13 +11,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from watch.clock import iso_z
 from watch.config import Config
-from watch.models import Entry, Evidence, Feed
+from watch.schema import Entry, Evidence, Feed
 from watch.states import agrees, ensure_states, reading_outcome
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 @dataclass
@@ -33,8 +30,11 @@ class IndicatorStatus:
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["last_evidence_at"] = _iso(self.last_evidence_at)
+        out["last_evidence_at"] = iso_z(self.last_evidence_at)
         return out
+
+
+_STATE_FIELDS = {"state", "evidence_count", "sources", "last_evidence_at"}
 
 
 def indicator_status(session: Session, config: Config, now: datetime) -> list[IndicatorStatus]:
@@ -52,10 +52,7 @@ def indicator_status(session: Session, config: Config, now: datetime) -> list[In
                 id=indicator.id,
                 title=indicator.title,
                 kind=indicator.kind,
-                state=state.state,
-                evidence_count=state.evidence_count,
-                sources=state.sources,
-                last_evidence_at=state.last_evidence_at,
+                **state.model_dump(include=_STATE_FIELDS),
                 readings=readings,
             )
         )
@@ -77,7 +74,7 @@ class EvidenceView:
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["published"] = _iso(self.published)
+        out["published"] = iso_z(self.published)
         return out
 
 
@@ -107,13 +104,10 @@ def list_evidence(
             id=evidence.id or 0,
             indicator=evidence.indicator_id,
             feed=feed.name,
-            source=evidence.source,
             link=entry.link,
             title=entry.title,
             published=evidence.published_at,
-            matched=evidence.matched,
-            rule=evidence.rule,
-            rejected=evidence.rejected,
+            **evidence.model_dump(include={"source", "matched", "rule", "rejected"}),
         )
         for evidence, entry, feed in session.exec(query)
     ]
@@ -133,9 +127,13 @@ class FeedView:
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["last_polled_at"] = _iso(self.last_polled_at)
-        out["next_poll_at"] = _iso(self.next_poll_at)
+        out["last_polled_at"] = iso_z(self.last_polled_at)
+        out["next_poll_at"] = iso_z(self.next_poll_at)
         return out
+
+
+_FEED_FIELDS = {"last_polled_at", "http_status", "consecutive_failures", "next_poll_at"}
+_FEED_FIELDS |= {"last_error"}
 
 
 def feed_health(session: Session, config: Config) -> list[FeedView]:
@@ -152,13 +150,9 @@ def feed_health(session: Session, config: Config) -> list[FeedView]:
             FeedView(
                 name=names.get(url, feed.name),
                 url=url,
-                last_polled_at=feed.last_polled_at,
                 result=feed.last_result,
-                http_status=feed.http_status,
                 entries=feed.entry_count,
-                consecutive_failures=feed.consecutive_failures,
-                next_poll_at=feed.next_poll_at,
-                last_error=feed.last_error,
+                **feed.model_dump(include=_FEED_FIELDS),
             )
         )
     return views

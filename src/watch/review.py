@@ -16,13 +16,19 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from watch.clock import iso_z
 from watch.config import Config
 from watch.errors import NotResolvedByHand, UnknownEvidence
-from watch.models import Entry, Evidence, StateChange
-from watch.resolution import Resolution
+from watch.schema import (
+    Cause,
+    Entry,
+    Evidence,
+    IndicatorState,
+    Resolution,
+    State,
+    StateChange,
+)
 from watch.states import (
-    REOPENED,
-    RESOLVED,
     ensure_states,
     manual_resolutions,
     resolve_reading,
@@ -33,6 +39,24 @@ from watch.states import (
 
 def _yes_no(outcome: bool) -> str:
     return "yes" if outcome else "no"
+
+
+def _by_hand(
+    session: Session, row: IndicatorState, state: State, note: str, now: datetime
+) -> StateChange:
+    """Move an indicator to `state` by an analyst's hand and write the history row."""
+    change = StateChange(
+        indicator_id=row.indicator_id,
+        old_state=row.state,
+        new_state=state,
+        at=now,
+        cause=Cause.MANUAL,
+        note=note,
+    )
+    row.state, row.changed_at = state, now
+    session.add_all([change, row])
+    session.flush()
+    return change
 
 
 def resolve(
@@ -48,22 +72,14 @@ def resolve(
     if standing is not None:
         standing.reopened_at = now
         session.add(standing)
-    change = StateChange(
-        indicator_id=indicator_id,
-        old_state=row.state,
-        new_state=RESOLVED,
-        at=now,
-        cause="manual",
-        note=f"resolved {_yes_no(outcome)} by hand: {note}",
+    change = _by_hand(
+        session, row, State.RESOLVED, f"resolved {_yes_no(outcome)} by hand: {note}", now
     )
-    row.state, row.changed_at = RESOLVED, now
-    session.add_all([change, row])
-    session.flush()
     session.add(
         Resolution(
             indicator_id=indicator_id,
             outcome=outcome,
-            cause="manual",
+            cause=Cause.MANUAL,
             resolved_at=now,
             recorded_at=now,
             note=note,
@@ -86,25 +102,18 @@ def reopen(
             "the evidence (reject a false positive with `watch reject`) and the tracker file"
         )
     standing.reopened_at = now
+    session.add(standing)
     row = ensure_states(session, config, now)[indicator_id]
-    change = StateChange(
-        indicator_id=indicator_id,
-        old_state=row.state,
-        new_state=REOPENED,
-        at=now,
-        cause="manual",
-        note=f"reopened by hand{': ' + note if note else ''} "
-        f"(was resolved {_yes_no(standing.outcome)})",
+    why = f"reopened by hand{': ' + note if note else ''}"
+    change = _by_hand(
+        session, row, State.REOPENED, f"{why} (was resolved {_yes_no(standing.outcome)})", now
     )
-    row.state, row.changed_at = REOPENED, now
-    session.add_all([standing, change, row])
-    session.flush()
     recomputed = update_states(
         session,
         config,
         [indicator_id],
         now=now,
-        cause="manual",
+        cause=Cause.MANUAL,
         note="recomputed from the evidence after reopening",
     )
     return [change, *recomputed]
@@ -127,7 +136,7 @@ def reject(
         config,
         [evidence.indicator_id],
         now=now,
-        cause="reject",
+        cause=Cause.REJECT,
         evidence_ids={evidence.indicator_id: evidence_id},
         note=f"evidence {evidence_id} rejected: {note}",
     )
@@ -144,7 +153,7 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
     announced = set(
         session.exec(
             select(Resolution.indicator_id, Resolution.reading_id).where(
-                Resolution.cause == "window"
+                Resolution.cause == Cause.WINDOW
             )
         ).all()
     )
@@ -164,14 +173,14 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
         if indicator.id in manual:
             continue
         outcome = resolve_reading(session, config, indicator, reading_id, now, manual=manual)
-        if outcome.cause != "window":
+        if outcome.cause != Cause.WINDOW:
             continue
         change = StateChange(
             indicator_id=indicator.id,
             old_state=states[indicator.id].state,
-            new_state=RESOLVED,
+            new_state=State.RESOLVED,
             at=now,
-            cause="window",
+            cause=Cause.WINDOW,
             note=(
                 f"resolved no for {reading_id}: its window closed on {closes.date()} "
                 f"without {config.corroboration(indicator)} source(s) inside it"
@@ -186,7 +195,7 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
                         indicator_id=indicator.id,
                         reading_id=reading_id,
                         outcome=False,
-                        cause="window",
+                        cause=Cause.WINDOW,
                         resolved_at=closes,
                         recorded_at=now,
                         note=change.note,
@@ -214,7 +223,7 @@ class HistoryRow:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": iso_z(self.at),
             "from": self.old_state,
             "to": self.new_state,
             "cause": self.cause,
@@ -230,6 +239,9 @@ class HistoryRow:
         }
 
 
+_CHANGE_FIELDS = {"at", "old_state", "new_state", "cause", "note", "evidence_id"}
+
+
 def history(session: Session, config: Config, indicator_id: str) -> list[HistoryRow]:
     """Every change of the indicator's state, oldest first, with the evidence behind it."""
     config.indicator(indicator_id)
@@ -242,12 +254,7 @@ def history(session: Session, config: Config, indicator_id: str) -> list[History
     ).all()
     return [
         HistoryRow(
-            at=change.at,
-            old_state=change.old_state,
-            new_state=change.new_state,
-            cause=change.cause,
-            note=change.note,
-            evidence_id=change.evidence_id,
+            **change.model_dump(include=_CHANGE_FIELDS),
             evidence_title=entry.title if entry else None,
             evidence_source=evidence.source if evidence else None,
             evidence_link=entry.link if entry else None,

@@ -2,7 +2,7 @@
 
 An event goes quiet → signalled (evidence from one source) → confirmed (evidence from at least
 `corroboration` distinct sources); a condition goes holding → signalled → broken the same way.
-A source is a story's first source (see watch.dedupe); rejected or retracted evidence does
+A source is a story's first source (see watch.feeds.dedupe); rejected or retracted evidence does
 not count.
 The state is always recomputed from the stored evidence, never nudged, so a rejection or a
 rematch can move it back as well as forward; every change writes a `StateChange` row.
@@ -19,21 +19,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import datetime
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from watch.config import STATES, Config, Indicator
-from watch.models import Evidence, IndicatorState, StateChange
-from watch.resolution import Resolution
+from watch.clock import aware, start_of_day
+from watch.config import Config, Indicator
+from watch.schema import (
+    LADDERS,
+    Cause,
+    Evidence,
+    IndicatorState,
+    Kind,
+    Resolution,
+    State,
+    StateChange,
+)
 
-RESOLVED = "resolved"  # the state of an indicator resolved by hand
-REOPENED = "reopened"  # the history's mark of a manual resolution undone
 
-
-def derive_state(kind: str, sources: int, corroboration: int) -> str:
-    quiet, signalled, settled = STATES[kind]
+def derive_state(kind: Kind, sources: int, corroboration: int) -> State:
+    quiet, signalled, settled = LADDERS[kind]
     if sources >= corroboration:
         return settled
     return signalled if sources else quiet
@@ -65,17 +71,8 @@ def tally_evidence(session: Session, indicator_ids: Iterable[str]) -> dict[str, 
     ).all()
     tallies = {ind: EvidenceTally() for ind in ids}
     for indicator_id, count, sources, last in rows:
-        tallies[indicator_id] = EvidenceTally(count, sources, _aware(last))
+        tallies[indicator_id] = EvidenceTally(count, sources, aware(last))
     return tallies
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # Aggregates bypass the column type, so SQLite hands back naive UTC (or a string).
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
 
 
 def ensure_states(
@@ -94,7 +91,7 @@ def ensure_states(
             row = IndicatorState(
                 indicator_id=indicator.id,
                 kind=indicator.kind,
-                state=STATES[indicator.kind][0],
+                state=LADDERS[indicator.kind][0],
                 changed_at=now,
             )
             session.add(row)
@@ -108,7 +105,7 @@ def update_states(
     indicator_ids: Iterable[str],
     *,
     now: datetime,
-    cause: str,
+    cause: Cause,
     evidence_ids: dict[str, int] | None = None,
     note: str | None = None,
 ) -> list[StateChange]:
@@ -127,7 +124,7 @@ def update_states(
         row.evidence_count, row.sources = tally.count, tally.sources
         row.last_evidence_at = tally.last_published
         if indicator_id in manual:
-            new_state = RESOLVED  # the analyst's call wins over the evidence
+            new_state = State.RESOLVED  # the analyst's call wins over the evidence
         else:
             new_state = derive_state(indicator.kind, tally.sources, config.corroboration(indicator))
         if new_state != row.state:
@@ -153,11 +150,7 @@ def window_bounds(
 ) -> tuple[datetime, datetime]:
     reading = next(r for r in config.readings if r.id == reading_id)
     opens, closes = config.window(indicator, reading)
-    return _start_of(opens), _start_of(closes)
-
-
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
+    return start_of_day(opens), start_of_day(closes)
 
 
 def manual_resolutions(
@@ -165,7 +158,7 @@ def manual_resolutions(
 ) -> dict[str, Resolution]:
     """The standing (not reopened) resolution by hand of each indicator that has one."""
     query = select(Resolution).where(
-        Resolution.cause == "manual", col(Resolution.reopened_at).is_(None)
+        Resolution.cause == Cause.MANUAL, col(Resolution.reopened_at).is_(None)
     )
     if indicator_ids is not None:
         query = query.where(col(Resolution.indicator_id).in_(list(indicator_ids)))
@@ -200,7 +193,9 @@ def resolve_reading(
         manual = manual_resolutions(session, [indicator.id])
     by_hand = manual.get(indicator.id)
     if by_hand is not None and by_hand.resolved_at <= now:
-        return ReadingResolution(by_hand.outcome, by_hand.resolved_at, "manual", note=by_hand.note)
+        return ReadingResolution(
+            by_hand.outcome, by_hand.resolved_at, Cause.MANUAL, note=by_hand.note
+        )
     opens, closes = window_bounds(config, indicator, reading_id)
     rows = session.exec(
         select(Evidence.id, Evidence.source, Evidence.published_at)
@@ -218,9 +213,9 @@ def resolve_reading(
     for evidence_id, source, published in rows:
         sources.add(source)
         if len(sources) >= config.corroboration(indicator):
-            return ReadingResolution(True, _aware(published), "evidence", evidence_id)
+            return ReadingResolution(True, aware(published), Cause.EVIDENCE, evidence_id)
     if now >= closes:
-        return ReadingResolution(False, closes, "window")
+        return ReadingResolution(False, closes, Cause.WINDOW)
     return ReadingResolution(None)
 
 

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from watch import models, outbox, resolution  # noqa: F401  (registers their tables)
+from watch import schema  # noqa: F401  (registers every table)
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import watch.models
+import watch.schema
 
 revision = "0001"
 down_revision = None
@@ -26,13 +26,13 @@ def upgrade() -> None:
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("etag", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
         sa.Column("last_modified", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-        sa.Column("last_polled_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("last_polled_at", watch.schema.UTCDateTime(), nullable=True),
         sa.Column("last_result", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
-        sa.Column("next_poll_at", watch.models.UTCDateTime(), nullable=True),
-        sa.Column("last_new_entry_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("next_poll_at", watch.schema.UTCDateTime(), nullable=True),
+        sa.Column("last_new_entry_at", watch.schema.UTCDateTime(), nullable=True),
         sa.Column("entry_count", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("url"),
@@ -42,10 +42,10 @@ def upgrade() -> None:
         sa.Column("indicator_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("changed_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("changed_at", watch.schema.UTCDateTime(), nullable=False),
         sa.Column("evidence_count", sa.Integer(), nullable=False),
         sa.Column("sources", sa.Integer(), nullable=False),
-        sa.Column("last_evidence_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("last_evidence_at", watch.schema.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("indicator_id"),
     )
     op.create_table(
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("canonical_link", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=True),
         sa.Column("fingerprint", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("first_seen_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("first_seen_at", watch.schema.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("story", schema=None) as batch_op:
@@ -72,8 +72,8 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("published_at", watch.models.UTCDateTime(), nullable=False),
-        sa.Column("fetched_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("published_at", watch.schema.UTCDateTime(), nullable=False),
+        sa.Column("fetched_at", watch.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["feed_id"],
             ["feed.id"],
@@ -99,8 +99,8 @@ def upgrade() -> None:
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("rule", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("matched", sa.Text(), nullable=False),
-        sa.Column("published_at", watch.models.UTCDateTime(), nullable=False),
-        sa.Column("recorded_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("published_at", watch.schema.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", watch.schema.UTCDateTime(), nullable=False),
         sa.Column("rejected", sa.Boolean(), nullable=False),
         sa.Column("retracted", sa.Boolean(), nullable=False),
         sa.Column("rejected_note", sa.Text(), nullable=True),
@@ -127,7 +127,7 @@ def upgrade() -> None:
         sa.Column("indicator_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
         sa.Column("old_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("new_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("at", watch.schema.UTCDateTime(), nullable=False),
         sa.Column("cause", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("evidence_id", sa.Integer(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import watch.models
+import watch.schema
 
 revision = "0002"
 down_revision = "0001"
@@ -24,11 +24,11 @@ def upgrade() -> None:
         sa.Column("reading_id", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("outcome", sa.Boolean(), nullable=False),
         sa.Column("cause", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("resolved_at", watch.models.UTCDateTime(), nullable=False),
-        sa.Column("recorded_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("resolved_at", watch.schema.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", watch.schema.UTCDateTime(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("state_change_id", sa.Integer(), nullable=True),
-        sa.Column("reopened_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("reopened_at", watch.schema.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(["state_change_id"], ["statechange.id"]),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("indicator_id", "reading_id", "cause", name="uq_resolution_window"),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-import watch.models
+import watch.schema
 
 revision = "0003"
 down_revision = "0002"
@@ -21,7 +21,7 @@ def upgrade() -> None:
         "feedwatch",
         sa.Column("feed_id", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-        sa.Column("since", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("since", watch.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["feed_id"],
             ["feed.id"],
@@ -38,7 +38,7 @@ def upgrade() -> None:
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("skipped", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
-        sa.Column("created_at", watch.models.UTCDateTime(), nullable=False),
+        sa.Column("created_at", watch.schema.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["state_change_id"],
             ["statechange.id"],
@@ -54,14 +54,14 @@ def upgrade() -> None:
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("queued_at", watch.models.UTCDateTime(), nullable=False),
-        sa.Column("next_attempt_at", watch.models.UTCDateTime(), nullable=False),
-        sa.Column("last_attempt_at", watch.models.UTCDateTime(), nullable=True),
-        sa.Column("sent_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("queued_at", watch.schema.UTCDateTime(), nullable=False),
+        sa.Column("next_attempt_at", watch.schema.UTCDateTime(), nullable=False),
+        sa.Column("last_attempt_at", watch.schema.UTCDateTime(), nullable=True),
+        sa.Column("sent_at", watch.schema.UTCDateTime(), nullable=True),
         sa.Column("message_key", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=True),
         sa.Column("since_state", sqlmodel.sql.sqltypes.AutoString(length=20), nullable=True),
         sa.Column("claimed_by", sa.Integer(), nullable=True),
-        sa.Column("claimed_at", watch.models.UTCDateTime(), nullable=True),
+        sa.Column("claimed_at", watch.schema.UTCDateTime(), nullable=True),
         sa.Column("interrupted", sa.Integer(), nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),

@@ -1,0 +1,1 @@
+"""State changes → alerts → channels."""

@@ -1,0 +1,111 @@
+"""Render a batch of deliveries into one `Message`: the state changes with their evidence and
+each reading's view, then the notices (feed health, reminders) as lines.
+
+The key of a message is the same for every attempt at the same alerts on one channel, so
+sinks that deduplicate (email Message-ID) see one message however often it is retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from watch.alerts.channels import Change, EvidenceLine, Message
+from watch.alerts.step import Pending, Step
+from watch.schema import AlertKind, Cause, Entry, Evidence, StateChange
+from watch.states import agrees, resolve_reading
+
+MAX_EVIDENCE = 5
+
+
+def message_key(channel: str, alert_ids: Sequence[int]) -> str:
+    """The idempotency key: the same for every attempt at the same alerts on one channel."""
+    joined = ",".join(str(i) for i in sorted(alert_ids))
+    return "watch-" + hashlib.sha256(f"{channel}|{joined}".encode()).hexdigest()[:32]
+
+
+def render(step: Step, pending: list[Pending]) -> Message:
+    """One message for the batch: the changes, then the notices as lines."""
+    config = step.config
+    changes = [_change(step, p) for p in pending if p.change is not None]
+    notices = [p.alert for p in pending if p.change is None]
+    lines: list[str] = []
+    for alert in notices:
+        lines.append(alert.title)
+        lines.extend(f"  {line}" for line in alert.body.splitlines() if line.strip())
+    key = message_key(step.channel, [p.alert.id or 0 for p in pending])
+    if changes:
+        tally = step.tally(step.session, config, step.now) if step.tally else None
+        message = Message.for_changes(key, changes, tally=tally, url=config.alerts.url)
+        if lines:
+            subject = f"{message.subject} and {len(notices)} notice(s)"
+            message = Message(
+                key=key,
+                subject=subject,
+                kind="changes",
+                changes=message.changes,
+                tally=message.tally,
+                lines=lines,
+                url=message.url,
+            )
+        return message
+    kinds = {a.kind for a in notices}
+    kind = kinds.pop() if len(kinds) == 1 else AlertKind.FEED_HEALTH
+    subject = notices[0].title if len(notices) == 1 else f"{len(notices)} notices"
+    html = None
+    if kind == AlertKind.SCORECARD:  # rendered by the daemon when it queued the scorecard
+        card = notices[-1]
+        subject, lines, html = card.title, card.body.splitlines(), card.html
+    return Message(
+        key=key, subject=subject, kind=kind, lines=lines, html=html, url=config.alerts.url
+    )
+
+
+def _change(step: Step, p: Pending) -> Change:
+    change = p.change
+    assert change is not None
+    config = step.config
+    indicator = next((i for i in config.indicators if i.id == change.indicator_id), None)
+    forecasts = {r: f.p for r, f in indicator.forecasts.items()} if indicator else {}
+    views: dict[str, bool | None] = {}
+    if indicator:
+        for reading_id, p_yes in forecasts.items():
+            outcome = resolve_reading(step.session, config, indicator, reading_id, step.now)
+            views[reading_id] = agrees(p_yes, outcome.outcome)
+    cause = change.cause
+    if change.note and change.cause != Cause.EVIDENCE:
+        cause = f"{change.cause}: {change.note}"
+    return Change(
+        indicator_id=change.indicator_id,
+        indicator_title=indicator.title if indicator else change.indicator_id,
+        old_state=p.delivery.since_state or change.old_state,
+        new_state=change.new_state,
+        forecasts=forecasts,
+        agrees=views,
+        evidence=evidence_lines(step.session, change),
+        cause=cause,
+    )
+
+
+def evidence_lines(session: Session, change: StateChange) -> list[EvidenceLine]:
+    """The evidence behind a change: the one that caused it first, then the newest."""
+    rows = session.exec(
+        select(Evidence, Entry)
+        .join(Entry, col(Entry.id) == Evidence.entry_id)
+        .where(
+            Evidence.indicator_id == change.indicator_id,
+            col(Evidence.rejected).is_(False),
+            col(Evidence.retracted).is_(False),
+        )
+        .order_by(col(Evidence.published_at).desc(), col(Evidence.id).desc())
+        .limit(50)
+    ).all()
+    rows = sorted(rows, key=lambda row: row[0].id != change.evidence_id)
+    return [
+        EvidenceLine(
+            title=entry.title, source=ev.source, published=ev.published_at, link=entry.link
+        )
+        for ev, entry in rows[:MAX_EVIDENCE]
+    ]

@@ -1,0 +1,157 @@
+"""Analyst review: resolve, reopen, reject, history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from watch.cli.common import (
+    ConfigOption,
+    JsonOption,
+    emit_json,
+    fail,
+    load,
+    now,
+    open_engine,
+    table,
+)
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from watch.config import Config
+
+NoteOption = Annotated[str, typer.Option("--note", "-m", help="Why (kept in the history).")]
+
+
+def _changes(changes: list) -> list[dict[str, str | None]]:
+    return [
+        {"indicator": c.indicator_id, "from": c.old_state, "to": c.new_state, "cause": c.cause}
+        for c in changes
+    ]
+
+
+def _print_changes(changes: list, nothing: str) -> None:
+    if not changes:
+        typer.echo(nothing)
+    for c in changes:
+        typer.echo(f"{c.indicator_id}: {c.old_state} -> {c.new_state} ({c.cause}) {c.note or ''}")
+
+
+def _review(
+    action: Callable[[Session, Config], list[Any]],
+    config_path: Path | None,
+    as_json: bool,
+    *,
+    nothing: str,
+) -> None:
+    """Run one analyst action in a transaction and show the state changes it made."""
+    from watch.db import session_scope
+    from watch.errors import WatchError
+
+    config = load(config_path)
+    try:
+        with session_scope(open_engine(config)) as session:
+            changes = action(session, config)
+    except WatchError as error:  # unknown id, nothing resolved by hand, ...
+        raise fail(str(error)) from None
+    if as_json:
+        emit_json(_changes(changes))
+    else:
+        _print_changes(changes, nothing)
+
+
+def resolve(
+    indicator_id: Annotated[str, typer.Argument(help="The indicator to resolve.")],
+    outcome: Annotated[
+        bool,
+        typer.Option("--yes/--no", help="It happened (event) / broke (condition), or not."),
+    ],
+    note: NoteOption,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Resolve an indicator by hand for every reading; wins over the evidence until reopened."""
+    from watch.review import resolve as run_resolve
+
+    _review(
+        lambda session, config: [run_resolve(session, config, indicator_id, outcome, note, now())],
+        config_path,
+        as_json,
+        nothing="",
+    )
+
+
+def reopen(
+    indicator_id: Annotated[str, typer.Argument(help="The indicator resolved by hand.")],
+    note: Annotated[str | None, typer.Option("--note", "-m", help="Why.")] = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Undo a resolution by hand: the state follows the evidence again."""
+    from watch.review import reopen as run_reopen
+
+    _review(
+        lambda session, config: run_reopen(session, config, indicator_id, now(), note),
+        config_path,
+        as_json,
+        nothing="",
+    )
+
+
+def reject(
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id (see `watch evidence`).")],
+    note: NoteOption,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Reject a piece of evidence as a false positive; its indicator is recomputed."""
+    from watch.review import reject as run_reject
+
+    _review(
+        lambda session, config: run_reject(session, config, evidence_id, note, now()),
+        config_path,
+        as_json,
+        nothing=f"evidence {evidence_id} rejected; no state changed",
+    )
+
+
+def history(
+    indicator_id: Annotated[str, typer.Argument(help="The indicator.")],
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every change of an indicator's state: when, from, to, what caused it, the evidence."""
+    from watch.db import session_scope
+    from watch.errors import UnknownIndicator
+    from watch.review import history as read_history
+
+    config = load(config_path)
+    try:
+        with session_scope(open_engine(config)) as session:
+            rows = read_history(session, config, indicator_id)
+    except UnknownIndicator as error:
+        raise fail(str(error)) from None
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    table(
+        f"history of {indicator_id} (oldest first)",
+        ["when", "from", "to", "cause", "note", "evidence"],
+        [
+            [
+                row.at.strftime("%Y-%m-%d %H:%M"),
+                row.old_state,
+                row.new_state,
+                row.cause,
+                row.note,
+                f"#{row.evidence_id} {row.evidence_title} ({row.evidence_source})"
+                if row.evidence_id
+                else "",
+            ]
+            for row in rows
+        ],
+    )

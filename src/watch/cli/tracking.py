@@ -1,0 +1,260 @@
+"""The tracking loop's commands: validate, poll, status, evidence, feeds, rematch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from watch.cli.common import (
+    ConfigOption,
+    JsonOption,
+    emit_json,
+    fail,
+    load,
+    now,
+    open_engine,
+    table,
+    when,
+)
+
+
+def validate(
+    path: Annotated[
+        Path | None, typer.Argument(help="Tracker file to check (default: as --config).")
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Check a tracker file; errors name the file, line and field (exit 2)."""
+    config = load(path or config_path)
+    rules = sum(len(ind.match) for ind in config.indicators)
+    typer.echo(
+        f"{config.path}: ok: {len(config.readings)} readings, {len(config.indicators)} "
+        f"indicators, {rules} rules, {len(config.aliases)} aliases, {len(config.feeds)} feeds"
+    )
+
+
+def poll(
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="Poll only this URL (repeatable); it need not be configured."),
+    ] = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Feeds fetched at once.")] = 8,
+) -> None:
+    """Poll the feeds once: fetch, match, record evidence, move states; then summarise.
+
+    Exit code 1 when any feed failed (the others are still recorded).
+    """
+    from rich.progress import Progress
+
+    from watch.feeds.fetch import make_client
+    from watch.feeds.refresh import poll as run_poll
+
+    config = load(config_path)
+    engine = open_engine(config)
+    total = len(feed) if feed else len(config.feeds)
+    with make_client() as client, Progress(transient=True, disable=as_json) as progress:
+        task = progress.add_task("polling feeds", total=total)
+        summary = run_poll(
+            engine,
+            config,
+            client,
+            now,
+            urls=feed or (),
+            concurrency=concurrency,
+            on_feed=lambda _report: progress.advance(task),
+        )
+    if as_json:
+        emit_json(
+            {
+                "feeds": [
+                    {
+                        "url": f.url,
+                        "name": f.name,
+                        "result": f.result,
+                        "http_status": f.http_status,
+                        "new_entries": f.new_entries,
+                        "new_evidence": f.new_evidence,
+                        "error": f.error,
+                    }
+                    for f in summary.feeds
+                ],
+                "changes": [
+                    {"indicator": c.indicator_id, "from": c.old_state, "to": c.new_state}
+                    for c in summary.changes
+                ],
+            }
+        )
+    else:
+        failed = [f for f in summary.feeds if f.result == "failed"]
+        for report in failed:
+            typer.echo(f"failed  {report.name} ({report.url}): {report.error}", err=True)
+        typer.echo(
+            f"feeds: {summary.count('ok')} ok, {summary.count('not_modified')} unchanged, "
+            f"{summary.count('failed')} failed; {summary.new_entries} new entries, "
+            f"{summary.new_evidence} new evidence, {len(summary.changes)} state changes"
+        )
+        for change in summary.changes:
+            typer.echo(f"  {change.indicator_id}: {change.old_state} -> {change.new_state}")
+    if summary.count("failed"):
+        raise typer.Exit(1)
+
+
+def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Where every indicator stands, and whether it so far agrees with each reading."""
+    from watch.db import session_scope
+    from watch.queries import indicator_status
+
+    config = load(config_path)
+    with session_scope(open_engine(config)) as session:
+        rows = indicator_status(session, config, now())
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    reading_ids = [r.id for r in config.readings]
+    marks = {True: "agrees", False: "disagrees", None: "pending"}
+    table(
+        f"{config.tracker.title}",
+        ["indicator", "kind", "state", "evidence", "sources", "last evidence"]
+        + [f"{rid} p / so far" for rid in reading_ids],
+        [
+            [
+                row.id,
+                row.kind,
+                row.state,
+                row.evidence_count,
+                row.sources,
+                when(row.last_evidence_at),
+            ]
+            + [
+                f"{row.readings[rid]['p']:.2f} {marks[row.readings[rid]['agrees']]}"
+                for rid in reading_ids
+            ]
+            for row in rows
+        ],
+    )
+
+
+def evidence(
+    indicator_id: Annotated[str | None, typer.Argument(help="Only this indicator.")] = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 50,
+    rejected: Annotated[
+        bool, typer.Option("--rejected", help="Include rejected evidence.")
+    ] = False,
+) -> None:
+    """Evidence, newest first: indicator, source, time, title, link and what matched."""
+    from watch.db import session_scope
+    from watch.errors import UnknownIndicator
+    from watch.queries import list_evidence
+
+    config = load(config_path)
+    if indicator_id:
+        try:
+            config.indicator(indicator_id)
+        except UnknownIndicator as error:
+            raise fail(str(error)) from None
+    with session_scope(open_engine(config)) as session:
+        rows = list_evidence(session, indicator_id, limit=limit, include_rejected=rejected)
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    table(
+        f"evidence{' for ' + indicator_id if indicator_id else ''} (newest first)",
+        ["id", "indicator", "source", "published", "title", "matched", "link"],
+        [
+            [
+                row.id,
+                row.indicator,
+                row.source,
+                when(row.published),
+                row.title,
+                f"{row.rule}: {row.matched}",
+                row.link,
+            ]
+            for row in rows
+        ],
+    )
+
+
+def feeds(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Per feed: last poll, result, HTTP status, entries stored, failures, last error."""
+    from watch.db import session_scope
+    from watch.queries import feed_health
+
+    config = load(config_path)
+    with session_scope(open_engine(config)) as session:
+        rows = feed_health(session, config)
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    table(
+        "feeds",
+        ["name", "last poll", "result", "http", "entries", "failures", "next poll", "last error"],
+        [
+            [
+                row.name,
+                when(row.last_polled_at),
+                row.result or "never polled",
+                row.http_status,
+                row.entries,
+                row.consecutive_failures,
+                when(row.next_poll_at),
+                row.last_error,
+            ]
+            for row in rows
+        ],
+    )
+
+
+def rematch(
+    config_path: ConfigOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would change; store nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the current rules over every stored entry: evidence that appears or disappears."""
+    from rich.progress import Progress
+
+    from watch.feeds.rematch import rematch as run_rematch
+
+    config = load(config_path)
+    engine = open_engine(config)
+    with Progress(transient=True, disable=as_json) as progress:
+        task = progress.add_task("rematching entries", total=None)
+        report = run_rematch(
+            engine,
+            config,
+            now(),
+            dry_run=dry_run,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    if as_json:
+        emit_json(
+            {
+                "applied": report.applied,
+                "entries": report.entries,
+                "appeared": [vars(d) for d in report.appeared],
+                "disappeared": [vars(d) for d in report.disappeared],
+                "changes": [
+                    {"indicator": c.indicator_id, "from": c.old_state, "to": c.new_state}
+                    for c in report.changes
+                ],
+            }
+        )
+        return
+    verb = "would" if dry_run else "did"
+    typer.echo(f"rematched {report.entries} entries ({'dry run' if dry_run else 'applied'})")
+    for diff in report.appeared:
+        typer.echo(f"  + {diff.indicator}: {diff.title!r} [{diff.rule}: {diff.matched}]")
+    for diff in report.disappeared:
+        typer.echo(f"  - {diff.indicator}: {diff.title!r} [{diff.rule}: {diff.matched}]")
+    for change in report.changes:
+        typer.echo(f"  {change.indicator_id} {verb} move: {change.old_state} -> {change.new_state}")
+    if not (report.appeared or report.disappeared):
+        typer.echo("  no evidence changes")

@@ -1,0 +1,1 @@
+"""Feeds → entries → evidence → states."""

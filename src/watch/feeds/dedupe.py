@@ -1,0 +1,198 @@
+"""Dedupe: keep only entries this feed has not given before, and tie each to its story.
+
+An entry's key is its GUID, else its link, else a hash of title and date: never a "last seen"
+watermark, since feeds reorder and backdate. A story is one piece of reporting however many
+feeds carry it: entries share a story when their canonical links agree (tracking parameters,
+fragments, "www." and trailing slashes removed) or when their titles are the same once folded
+and stripped of a " - Publisher" suffix, within a few days of each other. Corroboration counts
+the stories' first sources, so syndicated copies never confirm one another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from watch.schema import Entry, Feed, Story
+
+if TYPE_CHECKING:
+    from watch.feeds.parse import ParsedEntry
+
+TRACKING_PARAMS = re.compile(
+    r"^(utm_.*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|ref|ref_src|cmpid|ncid|ocid|"
+    r"src|smid|mbid|rss|feed|partner|cid|s_cid|at_medium|at_campaign|taid)$",
+    re.IGNORECASE,
+)
+PUBLISHER_SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,60}$")
+SAME_STORY_WITHIN = timedelta(days=3)
+MIN_FINGERPRINT_WORDS = 4
+
+
+def _sha1(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_key(entry: ParsedEntry) -> str:
+    if entry.guid and entry.guid.strip():
+        return "g" + _sha1(entry.guid.strip())
+    if entry.link and entry.link.strip():
+        return "l" + _sha1(entry.link.strip())
+    published = entry.published.isoformat() if entry.published else ""
+    return "h" + _sha1(f"{entry.title.strip()}\n{entry.summary.strip()[:200]}\n{published}")
+
+
+def canonical_link(url: str | None) -> str | None:
+    """The link without what differs between copies of one article (None if not http[s])."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    host = parts.hostname.lower().removeprefix("www.").removeprefix("m.")
+    query = parts.query and urlencode(
+        sorted(
+            (k, v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+            if not TRACKING_PARAMS.match(k)
+        )
+    )
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", host, path, query, ""))[:2000]
+
+
+def fingerprint(title: str) -> str | None:
+    """A hash of the title folded for comparison; None for titles too short to tell apart."""
+    title = PUBLISHER_SUFFIX.sub("", title.strip())
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z0-9]+", folded)
+    if len(words) < MIN_FINGERPRINT_WORDS:
+        return None
+    return _sha1(" ".join(words))
+
+
+@dataclass
+class StoryRef:
+    """A story as dedupe and record need it: stored (id set) or new in this batch (id None)."""
+
+    id: int | None
+    canonical_link: str | None
+    fingerprint: str | None
+    source: str
+    first_seen_at: datetime
+
+
+@dataclass
+class EntryRow:
+    """The columns of an `Entry` to insert (plain data: model instances cost too much here)."""
+
+    feed_id: int
+    key: str
+    guid: str | None
+    link: str | None
+    title: str
+    summary: str
+    source: str
+    published_at: datetime
+    fetched_at: datetime
+    story_id: int | None = None
+    id: int | None = None
+
+
+@dataclass
+class NewEntry:
+    """An entry not stored yet, with its story already chosen (or created)."""
+
+    row: EntryRow
+    story: StoryRef
+
+
+def dedupe(
+    session: Session, feed: Feed, entries: Sequence[ParsedEntry], now: datetime
+) -> list[NewEntry]:
+    """The entries of `entries` this feed has not given before, in feed order, with stories."""
+    keyed: dict[str, ParsedEntry] = {}
+    for entry in entries:
+        keyed.setdefault(entry_key(entry), entry)
+    if not keyed:
+        return []
+    seen = set(
+        session.exec(
+            select(Entry.key).where(Entry.feed_id == feed.id, col(Entry.key).in_(list(keyed)))
+        )
+    )
+    fresh = [(key, entry) for key, entry in keyed.items() if key not in seen]
+    if not fresh:
+        return []
+    links = {key: canonical_link(entry.link) for key, entry in fresh}
+    prints = {key: fingerprint(entry.title) for key, entry in fresh}
+    stories = _StoryIndex(session, set(links.values()), set(prints.values()))
+    out: list[NewEntry] = []
+    for key, entry in fresh:
+        published = min(entry.published or now, now)
+        source = (entry.source or feed.name)[:300]
+        row = EntryRow(
+            feed_id=feed.id or 0,
+            key=key,
+            guid=entry.guid,
+            link=entry.link,
+            title=entry.title,
+            summary=entry.summary,
+            source=source,
+            published_at=published,
+            fetched_at=now,
+        )
+        story = stories.find_or_add(links[key], prints[key], published, source)
+        out.append(NewEntry(row=row, story=story))
+    return out
+
+
+class _StoryIndex:
+    """The stories a batch may belong to, fetched in two queries, plus the batch's new ones."""
+
+    def __init__(self, session: Session, links: set[str | None], prints: set[str | None]) -> None:
+        links.discard(None)
+        prints.discard(None)
+        self.by_link: dict[str, StoryRef] = {}
+        self.by_print: dict[str, list[StoryRef]] = {}
+        table = Story.__table__  # type: ignore[attr-defined]
+        columns = [
+            table.c[name]
+            for name in ("id", "canonical_link", "fingerprint", "source", "first_seen_at")
+        ]
+        if links:
+            query = sa_select(*columns).where(table.c.canonical_link.in_(links))
+            for row in session.connection().execute(query):
+                self.by_link.setdefault(row[1] or "", StoryRef(*row))
+        if prints:
+            query = sa_select(*columns).where(table.c.fingerprint.in_(prints))
+            for row in session.connection().execute(query):
+                self.by_print.setdefault(row[2] or "", []).append(StoryRef(*row))
+
+    def find_or_add(
+        self, link: str | None, print_: str | None, published: datetime, source: str
+    ) -> StoryRef:
+        if link and link in self.by_link:
+            return self.by_link[link]
+        for story in self.by_print.get(print_ or "", []):
+            if abs(story.first_seen_at - published) <= SAME_STORY_WITHIN:
+                if link:
+                    self.by_link.setdefault(link, story)
+                return story
+        story = StoryRef(None, link, print_, source, published)
+        if link:
+            self.by_link[link] = story
+        if print_:
+            self.by_print.setdefault(print_, []).append(story)
+        return story

@@ -1,0 +1,1 @@
+"""Outcomes → scores → scorecards; backtests."""

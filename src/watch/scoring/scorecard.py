@@ -1,0 +1,436 @@
+"""The scorecard: which reading held up, built from the database with watch.scoring.maths.
+
+For each indicator and reading, the outcome is judged inside that reading's own window
+(watch.states.resolve_reading): by hand, else yes at the publication time of the evidence that
+reached corroboration, else no when the window closed. Because the readings were published at
+different dates their windows differ, so one indicator can resolve yes for one reading and no
+for another ("split"). We handle that in two ways, both on the same maths:
+
+- **Each reading's own scores** (Brier, log score, consistent / inconsistent, calibration,
+  discrimination) cover every indicator resolved in that reading's windows, each judged on
+  its own outcome. The `n` can differ between readings.
+- **The comparison** (Bayes factor, posterior from even odds, verdict, weekly series) needs the
+  readings judged on a common set, or the reading with more resolved indicators would be
+  penalised for having been tested more. It covers the indicators resolved for every reading,
+  from the time the last of them resolved; each reading's likelihood is taken on its own
+  window's outcome, so a split indicator counts as each reading's claim about its own window
+  (those indicators are flagged). When no indicator is split this is exactly
+  `scoring.score(outcomes, readings)`.
+
+`scorecard_json` is the JSON contract; watch.scoring.render turns a `Scorecard` into text,
+Markdown or HTML and reads nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from watch.clock import iso_z, last_instant_of
+from watch.config import Config
+from watch.schema import LADDERS, Cause, Entry, Evidence, StateChange
+from watch.scoring.maths import (
+    CalibrationBin,
+    Comparison,
+    Discrimination,
+    Outcome,
+    ReadingScore,
+    calibration,
+    compare,
+    discrimination,
+    score,
+    verdict,
+    weekly_comparisons,
+)
+from watch.states import (
+    ReadingResolution,
+    agrees,
+    ensure_states,
+    manual_resolutions,
+    resolve_reading,
+    window_bounds,
+)
+
+
+@dataclass
+class Cell:
+    """One reading's forecast on one indicator and how its window has resolved."""
+
+    p: float
+    outcome: bool | None
+    resolved_at: datetime | None
+    cause: str | None  # evidence | window | manual
+
+    @property
+    def agrees(self) -> bool | None:
+        return agrees(self.p, self.outcome)
+
+
+@dataclass
+class LatestEvidence:
+    id: int
+    title: str
+    source: str
+    published: datetime
+    link: str | None
+
+
+@dataclass
+class IndicatorRow:
+    id: str
+    title: str
+    kind: str
+    state: str
+    cells: dict[str, Cell]
+    latest: LatestEvidence | None
+    in_comparison: bool = False
+    log10_terms: dict[str, float] = field(default_factory=dict)  # reading -> log10 P(o | r)
+
+    @property
+    def pending(self) -> bool:
+        return any(cell.outcome is None for cell in self.cells.values())
+
+    @property
+    def split(self) -> bool:
+        outcomes = {cell.outcome for cell in self.cells.values() if cell.outcome is not None}
+        return len(outcomes) > 1
+
+
+@dataclass
+class ReadingCard:
+    id: str
+    title: str
+    author: str
+    published: date
+    score: ReadingScore  # over this reading's own resolved indicators
+    calibration: list[CalibrationBin]
+    discrimination: Discrimination
+
+
+@dataclass
+class SeriesPoint:
+    day: date
+    n: int
+    posterior: dict[str, float]
+    likelihood_log10: dict[str, float]
+    leader: str | None
+
+
+@dataclass
+class Scorecard:
+    tracker_id: str
+    tracker_title: str
+    generated_at: datetime
+    as_of: date
+    readings: list[ReadingCard]
+    comparison: Comparison
+    verdict: str
+    series: list[SeriesPoint]
+    indicators: list[IndicatorRow]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reading_ids(self) -> list[str]:
+        return [r.id for r in self.readings]
+
+    @property
+    def resolved(self) -> list[IndicatorRow]:
+        return [row for row in self.indicators if not row.pending]
+
+    @property
+    def pending(self) -> list[IndicatorRow]:
+        return [row for row in self.indicators if row.pending]
+
+    def log10_bayes_factor(self) -> float | None:
+        """log10 BF of the leading reading over the runner-up (None with one reading)."""
+        if len(self.readings) < 2:
+            return None
+        first, second = self.comparison.ranking()[:2]
+        return self.comparison.log10_bayes_factor(first, second)
+
+    def movers(self, days: int = 7) -> list[IndicatorRow]:
+        """Indicators that joined the comparison in the last `days` days, biggest term first."""
+        since = self.as_of - timedelta(days=days)
+        rows = [
+            row
+            for row in self.indicators
+            if row.in_comparison and (joined := _joined(row)) is not None and joined > since
+        ]
+        ranking = self.comparison.ranking()
+        if len(ranking) < 2:
+            return rows
+        first, second = ranking[:2]
+        return sorted(rows, key=lambda r: -abs(r.log10_terms[first] - r.log10_terms[second]))
+
+    def as_json(self) -> dict[str, Any]:
+        return scorecard_json(self)
+
+
+def _joined(row: IndicatorRow) -> date | None:
+    """The day the indicator had resolved for every reading (None while pending)."""
+    times = [c.resolved_at for c in row.cells.values() if c.resolved_at is not None]
+    return max(times).date() if len(times) == len(row.cells) else None
+
+
+# ---------------------------------------------------------------- building
+
+
+def build_scorecard(
+    session: Session, config: Config, now: datetime, as_of: date | None = None
+) -> Scorecard:
+    """The scorecard as it stood at the end of `as_of` (default: as it stands at `now`)."""
+    at = min(now, last_instant_of(as_of)) if as_of else now
+    reading_ids = [r.id for r in config.readings]
+    states = {i: row.state for i, row in ensure_states(session, config, now).items()}
+    if as_of is not None:
+        states = states_at(session, config, at)
+    manual = manual_resolutions(session)
+    rows: list[IndicatorRow] = []
+    for indicator in config.indicators:
+        cells = {}
+        for reading_id in reading_ids:
+            resolved: ReadingResolution = resolve_reading(
+                session, config, indicator, reading_id, at, manual=manual
+            )
+            cells[reading_id] = Cell(
+                p=indicator.forecasts[reading_id].p,
+                outcome=resolved.outcome,
+                resolved_at=resolved.resolved_at,
+                cause=resolved.cause,
+            )
+        rows.append(
+            IndicatorRow(
+                id=indicator.id,
+                title=indicator.title,
+                kind=indicator.kind,
+                state=states[indicator.id],
+                cells=cells,
+                latest=latest_evidence(session, indicator.id, at),
+            )
+        )
+    own = {r: _own_outcomes(rows, r) for r in reading_ids}
+    common = {r: _common_outcomes(rows, r) for r in reading_ids}
+    day = at.date()
+    comparison = compare(common, reading_ids, as_of=day)
+    for row in rows:
+        row.in_comparison = row.id in comparison.log10_likelihoods
+        row.log10_terms = comparison.log10_likelihoods.get(row.id, {})
+    start = min(r.published for r in config.readings)
+    series = [
+        SeriesPoint(
+            day=point.as_of or day,
+            n=point.n,
+            posterior=point.posterior,
+            likelihood_log10={r: s.likelihood_log10 for r, s in point.scores.items()},
+            leader=point.leader,
+        )
+        for point in weekly_comparisons(common, reading_ids, start, max(day, start))
+    ]
+    cards = [
+        ReadingCard(
+            id=reading.id,
+            title=reading.title,
+            author=reading.author,
+            published=reading.published,
+            score=score(own[reading.id], [reading.id]).scores[reading.id],
+            calibration=calibration(own[reading.id], reading.id),
+            discrimination=discrimination(own[reading.id], reading.id),
+        )
+        for reading in config.readings
+    ]
+    return Scorecard(
+        tracker_id=config.tracker.id,
+        tracker_title=config.tracker.title,
+        generated_at=now,
+        as_of=day,
+        readings=cards,
+        comparison=comparison,
+        verdict=verdict(comparison),
+        series=series,
+        indicators=rows,
+        warnings=coverage_warnings(session, config, at),
+    )
+
+
+def _own_outcomes(rows: list[IndicatorRow], reading_id: str) -> list[Outcome]:
+    out = []
+    for row in rows:
+        cell = row.cells[reading_id]
+        if cell.outcome is not None and cell.resolved_at is not None:
+            out.append(Outcome(row.id, cell.outcome, cell.resolved_at, {reading_id: cell.p}))
+    return out
+
+
+def _common_outcomes(rows: list[IndicatorRow], reading_id: str) -> list[Outcome]:
+    """This reading's outcomes on the indicators resolved for every reading, dated by the last."""
+    out = []
+    for row in rows:
+        if row.pending:
+            continue
+        joined = max(c.resolved_at for c in row.cells.values() if c.resolved_at is not None)
+        cell = row.cells[reading_id]
+        out.append(Outcome(row.id, bool(cell.outcome), joined, {reading_id: cell.p}))
+    return out
+
+
+def coverage_warnings(session: Session, config: Config, at: datetime) -> list[str]:
+    """A warning per reading whose windows hold no stored entry at all (of any feed).
+
+    A window that closed with nothing stored inside it resolves "no" on silence: true to the
+    rules, but it says nothing about the news. Said out loud, so nobody mistakes it for a test.
+    """
+    warnings = []
+    for reading in config.readings:
+        bounds = [window_bounds(config, ind, reading.id) for ind in config.indicators]
+        opens = min(b[0] for b in bounds)
+        closes = min(max(b[1] for b in bounds), at)
+        if closes <= opens:
+            continue
+        stored = session.exec(
+            select(func.count())
+            .select_from(Entry)
+            .where(Entry.published_at >= opens, Entry.published_at < closes)
+        ).one()
+        if not stored:
+            warnings.append(
+                f"No stored entry was published inside {reading.id}'s windows "
+                f"({opens.date()} to {closes.date()}): its outcomes there come from silence, "
+                "not from the news. Replay an archive of that period with 'watch backtest'."
+            )
+    return warnings
+
+
+def states_at(session: Session, config: Config, at: datetime) -> dict[str, str]:
+    """Each indicator's state as the history had it at `at` (quiet / holding before any)."""
+    states = {indicator.id: str(LADDERS[indicator.kind][0]) for indicator in config.indicators}
+    rows = session.exec(
+        select(StateChange.indicator_id, StateChange.new_state)
+        .where(StateChange.at <= at, StateChange.cause != Cause.WINDOW)  # windows are per reading
+        .order_by(col(StateChange.at), col(StateChange.id))
+    )
+    for indicator_id, state in rows:
+        if indicator_id in states:
+            states[indicator_id] = state
+    return states
+
+
+def latest_evidence(session: Session, indicator_id: str, at: datetime) -> LatestEvidence | None:
+    """The newest standing (not rejected, not retracted) evidence published by `at`."""
+    found = session.exec(
+        select(Evidence, Entry)
+        .join(Entry, col(Entry.id) == Evidence.entry_id)
+        .where(
+            Evidence.indicator_id == indicator_id,
+            col(Evidence.rejected).is_(False),
+            col(Evidence.retracted).is_(False),
+            Evidence.published_at <= at,
+        )
+        .order_by(col(Evidence.published_at).desc(), col(Evidence.id).desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    evidence, entry = found
+    return LatestEvidence(
+        evidence.id or 0, entry.title, evidence.source, evidence.published_at, entry.link
+    )
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _score_json(s: ReadingScore) -> dict[str, Any]:
+    return {
+        "n": s.n,
+        "brier": s.brier,
+        "log_score": s.log_score,
+        "log_score_clamped": s.log_score_clamped,
+        "clamped": list(s.clamped),
+        "consistent": s.consistent,
+        "inconsistent": s.inconsistent,
+        "likelihood_log10": s.likelihood_log10,
+    }
+
+
+def scorecard_json(card: Scorecard) -> dict[str, Any]:
+    """Every figure of the scorecard, as plain JSON types (the documented contract)."""
+    comparison = card.comparison
+    return {
+        "tracker": {"id": card.tracker_id, "title": card.tracker_title},
+        "generated_at": iso_z(card.generated_at),
+        "as_of": iso_z(card.as_of),
+        "verdict": card.verdict,
+        "warnings": card.warnings,
+        "comparison": {
+            "n": comparison.n,
+            "indicators": sorted(comparison.log10_likelihoods),
+            "leader": comparison.leader,
+            "ranking": comparison.ranking(),
+            "posterior": comparison.posterior,
+            "log10_bayes_factor": card.log10_bayes_factor(),
+            "scores": {r: _score_json(s) for r, s in comparison.scores.items()},
+        },
+        "readings": [
+            {
+                "id": r.id,
+                "title": r.title,
+                "author": r.author,
+                "published": iso_z(r.published),
+                "score": _score_json(r.score),
+                "calibration": [vars(b) for b in r.calibration],
+                "discrimination": vars(r.discrimination),
+            }
+            for r in card.readings
+        ],
+        "indicators": [
+            {
+                "id": row.id,
+                "title": row.title,
+                "kind": row.kind,
+                "state": row.state,
+                "pending": row.pending,
+                "split": row.split,
+                "in_comparison": row.in_comparison,
+                "log10_likelihood": row.log10_terms,
+                "readings": {
+                    r: {
+                        "p": cell.p,
+                        "outcome": cell.outcome,
+                        "resolved_at": iso_z(cell.resolved_at),
+                        "cause": cell.cause,
+                        "agrees": cell.agrees,
+                    }
+                    for r, cell in row.cells.items()
+                },
+                "latest_evidence": None
+                if row.latest is None
+                else {
+                    "id": row.latest.id,
+                    "title": row.latest.title,
+                    "source": row.latest.source,
+                    "published": iso_z(row.latest.published),
+                    "link": row.latest.link,
+                },
+            }
+            for row in card.indicators
+        ],
+        "series": [
+            {
+                "week_ending": iso_z(point.day),
+                "n": point.n,
+                "posterior": point.posterior,
+                "likelihood_log10": point.likelihood_log10,
+                "leader": point.leader,
+            }
+            for point in card.series
+        ],
+    }
+
+
+def current_tally(session: Session, config: Config, now: datetime) -> dict[str, float] | None:
+    """The posterior of each reading, as the scorecard has it; None before any outcome."""
+    comparison = build_scorecard(session, config, now).comparison
+    return dict(comparison.posterior) if comparison.n else None

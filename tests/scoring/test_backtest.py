@@ -1,0 +1,212 @@
+"""Backtests: a small archive written here, replayed through the pipeline with a clock."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+from typer.testing import CliRunner
+
+from tests.support.paths import ROOT, SMALL_TRACKER
+from tests.support.rss import item, rss
+from watch.cli import app
+from watch.config import Config, load_config
+from watch.db import make_engine
+from watch.errors import InvalidArchive
+from watch.schema import Evidence, StateChange
+from watch.scoring.backtest import load_archive, run_backtest
+
+TRACKER = SMALL_TRACKER
+
+
+def at(day: str, hour: int = 9) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(TRACKER)
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """hawk (from 2019-01-01) is right on the site work, dove (from 2019-02-01) on the summit."""
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "wire-a.xml").write_bytes(
+        rss(
+            item(
+                "North Korea begins rebuilding Sohae launch site",
+                guid="a1",
+                published=at("2019-01-20"),
+            ),
+            item(
+                "Leaders agree to hold a summit next month", guid="a2", published=at("2019-02-20")
+            ),
+            item("Too early: rebuilding at Sohae", guid="a0", published=at("2018-06-01")),
+            title="Wire A",
+        )
+    )
+    lines = [
+        {
+            "published": "2019-01-21T10:00:00Z",
+            "title": "Satellite images show construction at Tongchang-ri",
+            "source": "Wire B",
+            "link": "https://b.example/1",
+        },
+        # Wire A's story again, syndicated: one story, so it confirms nothing.
+        {
+            "published": "2019-01-21T12:00:00Z",
+            "title": "North Korea begins rebuilding Sohae launch site - Wire A",
+            "source": "Aggregator",
+            "link": "https://agg.example/9",
+        },
+        {
+            "published": "2019-02-10T08:00:00Z",
+            "title": "Sohae launch preparations continue",
+            "source": "Wire C",
+            "link": "https://c.example/1",
+        },
+        {
+            "published": "2019-02-11T08:00:00Z",
+            "title": "Construction at Dongchang-ri seen",
+            "source": "Wire D",
+            "link": "https://d.example/1",
+        },
+        {
+            "published": "2019-02-21T08:00:00Z",
+            "title": "Summit of the two leaders set",
+            "source": "Wire B",
+            "link": "https://b.example/2",
+        },
+        {"title": "An undated line is skipped", "source": "Wire B"},
+        {"published": "2019-06-01", "title": "Weather report", "summary": "Rain"},
+    ]
+    (folder / "wires.jsonl").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    return folder
+
+
+def test_backtest_resolves_each_reading_on_its_own_dates(config, archive, tmp_path):
+    out = tmp_path / "out"
+    result = run_backtest(config, archive, out, start=date(2019, 1, 1), end=date(2020, 2, 15))
+    assert (result.files, result.entries, result.undated) == (2, 8, 1)
+    card = result.scorecard
+    cells = {row.id: row.cells for row in card.indicators}
+    resolved = {
+        (indicator, reading): (cell.outcome, cell.resolved_at.date().isoformat(), cell.cause)
+        for indicator, by_reading in cells.items()
+        for reading, cell in by_reading.items()
+    }
+    assert resolved == {
+        ("rocket-site-work", "hawk"): (True, "2019-01-21", "evidence"),
+        ("rocket-site-work", "dove"): (True, "2019-02-11", "evidence"),
+        ("summit", "hawk"): (False, "2019-01-31", "window"),
+        ("summit", "dove"): (True, "2019-02-21", "evidence"),
+        ("test-freeze", "hawk"): (False, "2020-01-01", "window"),
+        ("test-freeze", "dove"): (False, "2020-02-01", "window"),
+    }
+    # hawk: .8 * .8 * .6 = .384; dove: .3 * .7 * .9 = .189.
+    assert card.comparison.posterior["hawk"] == pytest.approx(0.384 / 0.573)
+    assert card.verdict == (
+        "hawk leads dove by a Bayes factor of 2.0 (posterior 67% from even odds) over 3 "
+        "resolved indicators, mostly on rocket-site-work and summit."
+    )
+    windows = [
+        (c.indicator_id, c.at.date().isoformat()) for c in result.changes if c.cause == "window"
+    ]
+    assert windows == [
+        ("summit", "2019-01-31"),
+        ("test-freeze", "2020-01-01"),
+        ("test-freeze", "2020-02-01"),
+    ]
+    # The database is the live schema, filled by the live pipeline.
+    engine = make_engine(f"sqlite:///{out / 'backtest.db'}")
+    with Session(engine) as session:
+        evidence = session.exec(select(Evidence)).all()
+        history = session.exec(
+            select(StateChange).where(StateChange.indicator_id == "rocket-site-work")
+        ).all()
+    engine.dispose()
+    assert len(evidence) == 7  # the syndicated copy is evidence, but of the same story
+    assert [(h.new_state, h.at.isoformat()) for h in history] == [
+        ("signalled", "2019-01-20T09:00:00+00:00"),
+        ("confirmed", "2019-01-21T10:00:00+00:00"),
+    ]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "backtest.db",
+        "scorecard-test-tracker-2020-02-15.html",
+        "scorecard-test-tracker-2020-02-15.json",
+        "scorecard-test-tracker-2020-02-15.md",
+        "weekly-series.csv",
+    ]
+    with (out / "weekly-series.csv").open() as handle:
+        series = list(csv.DictReader(handle))
+    assert series[0]["week_ending"] == "2019-01-07" and series[-1]["week_ending"] == "2020-02-15"
+    assert {row["week_ending"]: row["resolved"] for row in series}["2019-02-25"] == "2"
+
+
+def test_backtest_runs_again_from_scratch(config, archive, tmp_path):
+    first = run_backtest(config, archive, tmp_path / "out", end=date(2019, 3, 1))
+    second = run_backtest(config, archive, tmp_path / "out", end=date(2019, 3, 1))
+    assert first.start == date(2018, 6, 1)  # the first entry, without --from
+    assert len(second.changes) == len(first.changes) and second.evidence == first.evidence
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("bad.jsonl", "{not json\n", "bad.jsonl:1: not JSON"),
+        ("bad.jsonl", '{"published": "yesterday", "title": "x"}\n', "not ISO 8601"),
+        ("bad.jsonl", '{"published": "2019-01-01"}\n', "`title` is required"),
+        ("page.xml", "<html><body>not a feed</body></html>", "page.xml: not a feed"),
+    ],
+)
+def test_unreadable_archives_are_named(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(InvalidArchive, match=message):
+        load_archive(tmp_path)
+
+
+def test_an_empty_folder_is_not_an_archive(tmp_path):
+    with pytest.raises(InvalidArchive, match=r"no \*\.xml"):
+        load_archive(tmp_path)
+
+
+def test_backtest_command_writes_the_reports(archive, tmp_path):
+    out = tmp_path / "cli-out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "backtest",
+            str(archive),
+            "--config",
+            str(TRACKER),
+            "--from",
+            "2019-01-01",
+            "--to",
+            "2020-02-15",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "replayed 8 entries from 2 file(s), 2019-01-01 to 2020-02-15" in result.output
+    assert "hawk leads dove" in result.output
+    assert (out / "scorecard-test-tracker-2020-02-15.html").is_file()
+
+
+def test_the_shipped_archive_resolves_every_indicator_offline(tmp_path):
+    root = ROOT
+    config = load_config(root / "indicators.yaml")
+    result = run_backtest(config, root / "archive" / "illustrative", tmp_path / "out")
+    card = result.scorecard
+    cells = [cell for row in card.indicators for cell in row.cells.values()]
+    assert all(cell.outcome is not None for cell in cells)
+    assert {cell.outcome for cell in cells} == {True, False}
+    putin = {row.id: row for row in card.indicators}["kim-putin-summit"].cells
+    assert {c.resolved_at.date() for c in putin.values()} == {date(2019, 4, 25)}
+    assert card.comparison.n == len(config.indicators)
