@@ -25,6 +25,7 @@ from watch.terms import (
     FeedHealth,
     FeedResult,
     Kind,
+    MessageKind,
     State,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "FeedWatch",
     "IndicatorState",
     "Kind",
+    "MessageKind",
     "Resolution",
     "State",
     "StateChange",

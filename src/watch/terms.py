@@ -66,6 +66,16 @@ class AlertKind(StrEnum):
     SCORECARD = "scorecard"
 
 
+class MessageKind(StrEnum):
+    """What a message sent to a channel carries (several alerts may share one)."""
+
+    CHANGES = "changes"
+    FEED_HEALTH = "feed-health"
+    REMINDER = "reminder"
+    SCORECARD = "scorecard"
+    TEST = "test"
+
+
 class DeliveryStatus(StrEnum):
     """pending → sent | failed (gave up) | superseded (a later state replaced it unsent)."""
 

@@ -85,7 +85,7 @@ def enqueue(
     session: Session,
     *,
     key: str,
-    kind: str,
+    kind: AlertKind,
     subject: str,
     title: str,
     lines: Sequence[str],

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from watch.alerts.channels import Change, EvidenceLine, Message
 from watch.alerts.step import Pending, Step
-from watch.schema import AlertKind, Cause, Entry, Evidence, StateChange
+from watch.schema import Cause, Entry, Evidence, MessageKind, StateChange
 from watch.states import agrees, resolve_reading
 
 MAX_EVIDENCE = 5
@@ -44,7 +44,7 @@ def render(step: Step, pending: list[Pending]) -> Message:
             message = Message(
                 key=key,
                 subject=subject,
-                kind="changes",
+                kind=MessageKind.CHANGES,
                 changes=message.changes,
                 tally=message.tally,
                 lines=lines,
@@ -52,10 +52,10 @@ def render(step: Step, pending: list[Pending]) -> Message:
             )
         return message
     kinds = {a.kind for a in notices}
-    kind = kinds.pop() if len(kinds) == 1 else AlertKind.FEED_HEALTH
+    kind = MessageKind(kinds.pop() if len(kinds) == 1 else MessageKind.FEED_HEALTH)
     subject = notices[0].title if len(notices) == 1 else f"{len(notices)} notices"
     html = None
-    if kind == AlertKind.SCORECARD:  # rendered by the daemon when it queued the scorecard
+    if kind == MessageKind.SCORECARD:  # rendered by the daemon when it queued the scorecard
         card = notices[-1]
         subject, lines, html = card.title, card.body.splitlines(), card.html
     return Message(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-KINDS = ("changes", "feed-health", "reminder", "scorecard", "test")
+from watch.terms import MessageKind
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class Message:
 
     key: str  # idempotency key: stable across retries; channels that can pass it on do
     subject: str  # one line that reads well in an inbox or a phone notification
-    kind: str  # one of KINDS
+    kind: MessageKind
     changes: Sequence[Change] = ()
     tally: Mapping[str, float] | None = None  # e.g. posterior per reading
     lines: Sequence[str] = ()  # free-text body lines (feed health, reminders, scorecard)
@@ -65,7 +65,7 @@ class Message:
         return cls(
             key=key,
             subject=changes_subject(changes),
-            kind="changes",
+            kind=MessageKind.CHANGES,
             changes=tuple(changes),
             tally=tally,
             url=url,
@@ -78,7 +78,7 @@ class Message:
         return cls(
             key=f"test:{stamp}",
             subject="test message",
-            kind="test",
+            kind=MessageKind.TEST,
             lines=(f"This is a test message from watch, sent at {format_time(now)}.",),
         )
 
