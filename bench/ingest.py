@@ -24,14 +24,13 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import match as bench_match  # noqa: E402  (bench/match.py: generated indicators and texts)
-from tests.rss import item, rss  # noqa: E402
+from tests.support.rss import item, rss  # noqa: E402
 
 from watch.config import Config, load_config  # noqa: E402
 from watch.db import open_database, session_scope  # noqa: E402
-from watch.feeds.dedupe import dedupe  # noqa: E402
-from watch.feeds.match import Matcher, entry_text  # noqa: E402
+from watch.feeds.ingest import ingest as ingest_entries  # noqa: E402
+from watch.feeds.match import Matcher  # noqa: E402
 from watch.feeds.parse import parse_feed  # noqa: E402
-from watch.feeds.record import record  # noqa: E402
 from watch.schema import Feed  # noqa: E402
 
 SUBJECTS = [
@@ -148,9 +147,7 @@ def ingest(feeds: list[bytes], config: Config) -> tuple[float, int]:
         for row, body in zip(rows, feeds, strict=True):
             with session_scope(engine) as session:
                 parsed = parse_feed(body, url=row.url)
-                fresh = dedupe(session, row, parsed.entries, now)
-                matches = [matcher.match(entry_text(n.row.title, n.row.summary)) for n in fresh]
-                recorded = record(session, config, fresh, matches, now)
+                recorded = ingest_entries(session, config, row, parsed.entries, matcher, now)
                 count += recorded.entries
                 evidence += recorded.evidence
         elapsed = time.perf_counter() - started

@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.feed_server import FeedServer, FeedSite  # noqa: E402
+from tests.support.feed_server import FeedServer, FeedSite  # noqa: E402
 
 from watch.feeds.fetch import FetchRequest, fetch_many, make_client  # noqa: E402
 from watch.feeds.parse import parse_feed  # noqa: E402
