@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.support.paths import SMALL_TRACKER
-from tests.support.stored import add_evidence
+from tests.support.stored import add_evidence, watched
 from watch.config import Config, load_config
 from watch.errors import NotResolvedByHand, UnknownEvidence, UnknownIndicator
 from watch.review import close_windows, history, reject, reopen, resolve
@@ -126,6 +126,7 @@ def test_review_refuses_what_does_not_apply(engine, config, action, error):
 def test_close_windows_announces_each_quiet_close_once(engine, config):
     # summit has 30-day windows: hawk's closes 2019-01-31, dove's 2019-03-03.
     with Session(engine) as session:
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), datetime(2019, 3, 10, tzinfo=UTC))
         first = close_windows(session, config, datetime(2019, 2, 15, tzinfo=UTC))
         assert [(c.indicator_id, c.new_state, c.cause) for c in first] == [
             ("summit", "resolved", "window")
@@ -147,6 +148,7 @@ def test_close_windows_leaves_windows_that_resolved_yes_or_by_hand(engine, confi
         # test-freeze breaks on one source inside both windows (hawk's and dove's run a year).
         add_evidence(session, config, "test-freeze", "Wire A", MARCH, "ICBM launched")
         resolve(session, config, "summit", True, "met at the border", MARCH)
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), datetime(2020, 6, 1, tzinfo=UTC))
         changes = close_windows(session, config, datetime(2020, 6, 1, tzinfo=UTC))
         assert [c.indicator_id for c in changes] == ["rocket-site-work", "rocket-site-work"]
         announced = session.exec(select(Resolution).where(Resolution.cause == "window")).all()

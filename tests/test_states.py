@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from tests.support.paths import SMALL_TRACKER
-from tests.support.stored import add_evidence
+from tests.support.stored import add_evidence, watched
 from watch.config import Config, load_config
 from watch.schema import Cause, Kind, State, StateChange
 from watch.states import (
@@ -133,6 +133,7 @@ def test_a_window_that_closes_quiet_resolves_no_at_its_close(engine, config):
         datetime(2019, 1, 31, tzinfo=UTC),
     )
     with Session(engine) as session:
+        watched(session, opens, closes)  # polled the whole window and saw nothing
         before = resolve_reading(session, config, indicator, "hawk", closes - timedelta(seconds=1))
         at_close = resolve_reading(session, config, indicator, "hawk", closes)
     assert before.outcome is None

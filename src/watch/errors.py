@@ -12,6 +12,7 @@ WatchError
 ├── UnknownIndicator         an id that the configuration does not define
 ├── UnknownEvidence          an evidence id that is not stored
 ├── NotResolvedByHand        reopen asked of an indicator no analyst resolved
+├── BadResolution            a dated resolution whose dates do not fit its outcome
 ├── DaemonAlreadyRunning     a second daemon on one SQLite database (or a bad lock)
 ├── InvalidArchive           a backtest archive that cannot be read
 ├── InvalidChannelSettings   an alert channel's environment variables are malformed
@@ -105,6 +106,10 @@ class UnknownEvidence(WatchError):
 
 class NotResolvedByHand(WatchError):
     """Reopen asked of an indicator that no analyst resolved."""
+
+
+class BadResolution(WatchError):
+    """A dated resolution by hand whose dates do not fit its outcome (or lie ahead)."""
 
 
 class InvalidArchive(WatchError):

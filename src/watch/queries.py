@@ -13,8 +13,10 @@ from sqlmodel import Session, col, select
 
 from watch.clock import iso_z
 from watch.config import Config
-from watch.schema import Entry, Evidence, Feed
-from watch.states import agrees, ensure_states, reading_outcome
+from watch.schema import Entry, Evidence, Feed, PeriodStatus
+from watch.states import agrees, ensure_states, load_facts, periods, resolve_period
+
+_MARKS = {True: "agrees", False: "disagrees", None: "pending"}
 
 
 @dataclass
@@ -26,12 +28,28 @@ class IndicatorStatus:
     evidence_count: int
     sources: int
     last_evidence_at: datetime | None
-    readings: dict[str, dict[str, Any]]  # reading id -> {"p": float, "agrees": bool | None}
+    # reading id -> {"p", "agrees", "period": {index, start, end, status},
+    #                "past": {yes, no, unobserved}}: the current period and the closed ones
+    readings: dict[str, dict[str, Any]]
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["last_evidence_at"] = iso_z(self.last_evidence_at)
         return out
+
+    def reading_cell(self, reading_id: str) -> str:
+        """'0.85 agrees', or with periods '0.85 pending · period 7 · past 3 yes · 1 no · 4
+        unobserved'; an unobserved window says so rather than agreeing or not."""
+        view = self.readings[reading_id]
+        period, past = view["period"], view["past"]
+        mark = _MARKS[view["agrees"]]
+        if period["status"] == PeriodStatus.UNOBSERVED:
+            mark = "unobserved"
+        text = f"{view['p']:.2f} {mark}"
+        if period["index"] or any(past.values()):
+            summary = " · ".join(f"{n} {k}" for k, n in past.items() if n) or "none"
+            text += f" · period {period['index']} · past {summary}"
+        return text
 
 
 _STATE_FIELDS = {"state", "evidence_count", "sources", "last_evidence_at"}
@@ -40,13 +58,32 @@ _STATE_FIELDS = {"state", "evidence_count", "sources", "last_evidence_at"}
 def indicator_status(session: Session, config: Config, now: datetime) -> list[IndicatorStatus]:
     """One row per configured indicator, in file order."""
     states = ensure_states(session, config, now)
+    facts = load_facts(session, config)
     rows = []
     for indicator in config.indicators:
         state = states[indicator.id]
         readings = {}
         for reading_id, forecast in indicator.forecasts.items():
-            outcome = reading_outcome(session, config, indicator, reading_id, now)
-            readings[reading_id] = {"p": forecast.p, "agrees": agrees(forecast.p, outcome)}
+            resolved = [
+                resolve_period(session, config, indicator, period, now, facts)
+                for period in periods(config, indicator, reading_id, now)
+            ]
+            current = resolved[-1]
+            assert current.period is not None
+            past = {str(s): 0 for s in (PeriodStatus.YES, PeriodStatus.NO, PeriodStatus.UNOBSERVED)}
+            for closed in resolved[:-1]:
+                past[str(closed.status)] += 1
+            readings[reading_id] = {
+                "p": forecast.p,
+                "agrees": agrees(forecast.p, current.outcome),
+                "period": {
+                    "index": current.period.index,
+                    "start": iso_z(current.period.start),
+                    "end": iso_z(current.period.end),
+                    "status": str(current.status),
+                },
+                "past": past,
+            }
         rows.append(
             IndicatorStatus(
                 id=indicator.id,

@@ -10,15 +10,15 @@ evidence is flagged, a reopened resolution is kept with its reopening time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from watch.clock import iso_z
+from watch.clock import iso_z, start_of_day
 from watch.config import Config
-from watch.errors import NotResolvedByHand, UnknownEvidence
+from watch.errors import BadResolution, NotResolvedByHand, UnknownEvidence
 from watch.schema import (
     Cause,
     Entry,
@@ -30,15 +30,22 @@ from watch.schema import (
 )
 from watch.states import (
     ensure_states,
+    load_facts,
     manual_resolutions,
-    resolve_reading,
+    periods,
+    resolve_period,
     update_states,
-    window_bounds,
 )
 
 
 def _yes_no(outcome: bool) -> str:
     return "yes" if outcome else "no"
+
+
+def _dates(outcome: bool, start: datetime, end: datetime) -> str:
+    if outcome:
+        return f"happened on {start.date()}"
+    return f"did not happen from {start.date()} to {(end - timedelta(days=1)).date()}"
 
 
 def _by_hand(
@@ -90,12 +97,73 @@ def resolve(
     return change
 
 
+def record_outcome(
+    session: Session,
+    config: Config,
+    indicator_id: str,
+    outcome: bool,
+    *,
+    on: date | None = None,
+    span: tuple[date, date] | None = None,
+    source: str | None,
+    note: str,
+    now: datetime,
+) -> Resolution:
+    """A dated resolution by hand: it happened `on` a day, or did not over `span` (inclusive).
+
+    Each period of each reading that the dates fall in follows from it; the state is left to
+    the evidence (a fact about the past does not freeze today's state). Kept apart from the
+    evidence in the history, with its source.
+    """
+    config.indicator(indicator_id)
+    if outcome and (on is None or span is not None):
+        raise BadResolution("--yes with dates takes --on DATE (the day it happened)")
+    if not outcome and (span is None or on is not None):
+        raise BadResolution("--no with dates takes --from DATE and --to DATE")
+    if span is not None and span[1] < span[0]:
+        raise BadResolution(f"--to {span[1]} is before --from {span[0]}")
+    first, last = (on, on) if on is not None else span  # type: ignore[misc]
+    if start_of_day(first) > now:
+        raise BadResolution(f"{first} is in the future; record what has been observed")
+    row = Resolution(
+        indicator_id=indicator_id,
+        outcome=outcome,
+        cause=Cause.MANUAL,
+        resolved_at=start_of_day(first) if outcome else start_of_day(last + timedelta(days=1)),
+        recorded_at=now,
+        note=note,
+        span_from=start_of_day(first),
+        span_to=None if outcome else start_of_day(last + timedelta(days=1)),
+        source=source,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def reopen(
     session: Session, config: Config, indicator_id: str, now: datetime, note: str | None = None
 ) -> list[StateChange]:
-    """Undo the manual resolution: the state is recomputed from the evidence again."""
+    """Undo the manual resolution: the state is recomputed from the evidence again.
+
+    Dated resolutions by hand of the indicator are withdrawn too (kept, marked reopened).
+    """
     config.indicator(indicator_id)
     standing = manual_resolutions(session, [indicator_id]).get(indicator_id)
+    dated = session.exec(
+        select(Resolution).where(
+            Resolution.indicator_id == indicator_id,
+            Resolution.cause == Cause.MANUAL,
+            col(Resolution.reopened_at).is_(None),
+            col(Resolution.span_from).is_not(None),
+        )
+    ).all()
+    for withdrawn in dated:
+        withdrawn.reopened_at = now
+        session.add(withdrawn)
+    if standing is None and dated:
+        session.flush()
+        return []
     if standing is None:
         raise NotResolvedByHand(
             f"{indicator_id} is not resolved by hand; a resolution by evidence or window follows "
@@ -143,38 +211,40 @@ def reject(
 
 
 def close_windows(session: Session, config: Config, now: datetime) -> list[StateChange]:
-    """Announce, once each, every reading's window that has closed without a yes inside it.
+    """Announce, once each, every period of a reading's window that closed quiet while watched.
 
     Writes a "resolved" history row (cause "window") and a window Resolution per quiet close.
-    An indicator resolved by hand is skipped (its outcome is the analyst's); if it is reopened
-    later, its closed windows are announced then. Safe to run from several daemons at once:
-    the unique window row makes a second announcement roll back.
+    A period that closed unwatched is not announced: its outcome is unobserved. An indicator
+    resolved by hand is skipped (its outcome is the analyst's); if it is reopened later, its
+    closed periods are announced then. Safe to run from several daemons at once: the unique
+    window row makes a second announcement roll back.
     """
     announced = set(
         session.exec(
-            select(Resolution.indicator_id, Resolution.reading_id).where(
+            select(Resolution.indicator_id, Resolution.reading_id, Resolution.period).where(
                 Resolution.cause == Cause.WINDOW
             )
         ).all()
     )
     closed = [
-        (indicator, reading.id, closes)
+        (indicator, period)
         for indicator in config.indicators
         for reading in config.readings
-        if (indicator.id, reading.id) not in announced
-        and now >= (closes := window_bounds(config, indicator, reading.id)[1])
+        for period in periods(config, indicator, reading.id, now)
+        if period.end <= now and (indicator.id, reading.id, period.index) not in announced
     ]
     if not closed:
         return []
-    manual = manual_resolutions(session)
+    facts = load_facts(session, config)
     states = ensure_states(session, config, now)
     changes: list[StateChange] = []
-    for indicator, reading_id, closes in closed:
-        if indicator.id in manual:
+    for indicator, period in closed:
+        if indicator.id in facts.manual:
             continue
-        outcome = resolve_reading(session, config, indicator, reading_id, now, manual=manual)
+        outcome = resolve_period(session, config, indicator, period, now, facts)
         if outcome.cause != Cause.WINDOW:
             continue
+        which = f" (period {period.index})" if period.index else ""
         change = StateChange(
             indicator_id=indicator.id,
             old_state=states[indicator.id].state,
@@ -182,8 +252,9 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
             at=now,
             cause=Cause.WINDOW,
             note=(
-                f"resolved no for {reading_id}: its window closed on {closes.date()} "
-                f"without {config.corroboration(indicator)} source(s) inside it"
+                f"resolved no for {period.reading_id}{which}: its window closed on "
+                f"{period.end.date()} without {config.corroboration(indicator)} source(s) "
+                f"inside it, watched for {outcome.coverage:.0%} of it"
             ),
         )
         try:
@@ -193,10 +264,11 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
                 session.add(
                     Resolution(
                         indicator_id=indicator.id,
-                        reading_id=reading_id,
+                        reading_id=period.reading_id,
+                        period=period.index,
                         outcome=False,
                         cause=Cause.WINDOW,
-                        resolved_at=closes,
+                        resolved_at=period.end,
                         recorded_at=now,
                         note=change.note,
                         state_change_id=change.id,
@@ -220,6 +292,7 @@ class HistoryRow:
     evidence_title: str | None
     evidence_source: str | None
     evidence_link: str | None
+    source: str | None = None  # the report behind a dated resolution (record or by hand)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -228,6 +301,7 @@ class HistoryRow:
             "to": self.new_state,
             "cause": self.cause,
             "note": self.note,
+            "source": self.source,
             "evidence": None
             if self.evidence_id is None
             else {
@@ -243,7 +317,9 @@ _CHANGE_FIELDS = {"at", "old_state", "new_state", "cause", "note", "evidence_id"
 
 
 def history(session: Session, config: Config, indicator_id: str) -> list[HistoryRow]:
-    """Every change of the indicator's state, oldest first, with the evidence behind it."""
+    """Every change of the indicator's state, oldest first, with the evidence behind it; then
+    the dated outcomes (cause "record" from the tracker file, "manual" by hand), apart from
+    the evidence: `to` is "yes" or "no", and `at` the day it happened or the span's start."""
     config.indicator(indicator_id)
     rows = session.exec(
         select(StateChange, Evidence, Entry)
@@ -252,7 +328,7 @@ def history(session: Session, config: Config, indicator_id: str) -> list[History
         .where(StateChange.indicator_id == indicator_id)
         .order_by(col(StateChange.at), col(StateChange.id))
     ).all()
-    return [
+    changes = [
         HistoryRow(
             **change.model_dump(include=_CHANGE_FIELDS),
             evidence_title=entry.title if entry else None,
@@ -261,3 +337,20 @@ def history(session: Session, config: Config, indicator_id: str) -> list[History
         )
         for change, evidence, entry in rows
     ]
+    facts = load_facts(session, config).dated.get(indicator_id, [])
+    dated = [
+        HistoryRow(
+            at=fact.start,
+            old_state=None,
+            new_state=_yes_no(fact.outcome),
+            cause=fact.cause,
+            note=f"{_dates(fact.outcome, fact.start, fact.end)}: {fact.note}",
+            evidence_id=None,
+            evidence_title=None,
+            evidence_source=None,
+            evidence_link=None,
+            source=fact.source,
+        )
+        for fact in sorted(facts, key=lambda f: f.start)
+    ]
+    return changes + dated

@@ -26,6 +26,7 @@ from watch.terms import (
     FeedResult,
     Kind,
     MessageKind,
+    PeriodStatus,
     State,
 )
 
@@ -45,11 +46,13 @@ __all__ = [
     "IndicatorState",
     "Kind",
     "MessageKind",
+    "PeriodStatus",
     "Resolution",
     "State",
     "StateChange",
     "Story",
     "UTCDateTime",
+    "WatchedSpan",
 ]
 
 
@@ -172,22 +175,45 @@ class StateChange(SQLModel, table=True):
 
 
 class Resolution(SQLModel, table=True):
-    """An indicator resolved by hand (every reading), or one reading's window closed quiet."""
+    """An indicator resolved by hand, or one period of a reading's window closed quiet.
+
+    A resolution by hand is either undated (the old call: it holds the state at "resolved"
+    and decides the period it was made in) or dated: yes on `span_from`'s day, or no over
+    [span_from, span_to); a dated one decides every period of every reading its dates fall in.
+    """
 
     __table_args__ = (
         # NULL reading ids (manual rows) are distinct, so only window rows are kept unique.
-        UniqueConstraint("indicator_id", "reading_id", "cause", name="uq_resolution_window"),
+        UniqueConstraint(
+            "indicator_id", "reading_id", "cause", "period", name="uq_resolution_window"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     indicator_id: str = Field(max_length=80, index=True)
     reading_id: str | None = Field(default=None, max_length=80)
+    period: int = 0  # which period of the reading's window (window rows)
     outcome: bool
     cause: str = Field(max_length=20)  # manual | window
+    span_from: datetime | None = Field(default=None, sa_column=utc_column())  # dated: from
+    span_to: datetime | None = Field(default=None, sa_column=utc_column())  # dated "no": until
+    source: str | None = Field(default=None, sa_column=text_column())  # a URL for a dated one
     resolved_at: datetime = Field(sa_column=utc_column(nullable=False))
     recorded_at: datetime = Field(sa_column=utc_column(nullable=False))
     note: str | None = Field(default=None, sa_column=text_column())
     state_change_id: int | None = Field(default=None, foreign_key="statechange.id")
     reopened_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class WatchedSpan(SQLModel, table=True):
+    """A stretch of time during which a feed was watched (live polls) or an archive covers.
+
+    Silence decides a period "no" only where these spans cover it (watch.coverage).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(max_length=2000, index=True)  # a feed URL or "archive:<file>"
+    start: datetime = Field(sa_column=utc_column(nullable=False))
+    end: datetime = Field(sa_column=utc_column(nullable=False, index=True))
 
 
 class Alert(SQLModel, table=True):

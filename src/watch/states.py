@@ -7,31 +7,37 @@ not count.
 The state is always recomputed from the stored evidence, never nudged, so a rejection or a
 rematch can move it back as well as forward; every change writes a `StateChange` row.
 
-Per reading, an indicator's outcome is judged inside that reading's window (from its
-publication date): yes once the evidence published inside the window reaches the
-corroboration threshold (resolved at the publication time of the evidence that got it
-there), no once the window has closed without that (resolved at the close), pending before.
-A resolution by hand (watch.review) wins over both for every reading, from the time it was
-made, and holds the indicator's state at "resolved" until it is reopened.
+Per reading, an indicator's outcome is judged period by period inside that reading's window
+(from its publication date; a reading that repeats is judged again every window length):
+yes once the evidence published inside the period reaches the corroboration threshold
+(resolved at the publication time of the evidence that got it there), or on the day of a
+dated "yes" (the tracker's `record:` or `watch resolve --on`); no once the period has closed
+without that, but only if it was watched (watch.coverage) or vouched for by a dated "no" for
+at least `coverage` of its length; else it is *unobserved*, and no score counts it.
+An undated resolution by hand (watch.review) wins inside the period it was made in, and
+holds the indicator's state at "resolved" until it is reopened.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from watch.clock import aware, start_of_day
 from watch.config import Config, Indicator
+from watch.coverage import Span, covered, merge, watched_spans
 from watch.schema import (
     LADDERS,
     Cause,
     Evidence,
     IndicatorState,
     Kind,
+    PeriodStatus,
     Resolution,
     State,
     StateChange,
@@ -148,17 +154,50 @@ def update_states(
 def window_bounds(
     config: Config, indicator: Indicator, reading_id: str
 ) -> tuple[datetime, datetime]:
+    """The first period of the reading's window (the whole window when it does not repeat)."""
     reading = next(r for r in config.readings if r.id == reading_id)
     opens, closes = config.window(indicator, reading)
     return start_of_day(opens), start_of_day(closes)
 
 
+@dataclass(frozen=True)
+class Period:
+    """One stretch of a reading's window: period k runs from published + k·length."""
+
+    reading_id: str
+    index: int
+    start: datetime
+    end: datetime
+
+
+def periods(config: Config, indicator: Indicator, reading_id: str, now: datetime) -> list[Period]:
+    """The reading's periods begun by `now` (the first always), oldest first.
+
+    A reading that does not repeat has one period: its window.
+    """
+    reading = next(r for r in config.readings if r.id == reading_id)
+    first = Period(reading_id, 0, *window_bounds(config, indicator, reading_id))
+    if not config.repeats(reading) or first.end <= first.start:
+        return [first]
+    found = [first]
+    while found[-1].end <= now:
+        opens, closes = config.period(indicator, reading, len(found))
+        found.append(Period(reading_id, len(found), start_of_day(opens), start_of_day(closes)))
+    return found
+
+
+def current_period(config: Config, indicator: Indicator, reading_id: str, now: datetime) -> Period:
+    return periods(config, indicator, reading_id, now)[-1]
+
+
 def manual_resolutions(
     session: Session, indicator_ids: Iterable[str] | None = None
 ) -> dict[str, Resolution]:
-    """The standing (not reopened) resolution by hand of each indicator that has one."""
+    """The standing (not reopened) undated resolution by hand of each indicator that has one."""
     query = select(Resolution).where(
-        Resolution.cause == Cause.MANUAL, col(Resolution.reopened_at).is_(None)
+        Resolution.cause == Cause.MANUAL,
+        col(Resolution.reopened_at).is_(None),
+        col(Resolution.span_from).is_(None),
     )
     if indicator_ids is not None:
         query = query.where(col(Resolution.indicator_id).in_(list(indicator_ids)))
@@ -166,14 +205,182 @@ def manual_resolutions(
 
 
 @dataclass(frozen=True)
-class ReadingResolution:
-    """How one reading's window has decided an indicator, when, and why."""
+class DatedFact:
+    """A dated outcome from the tracker's `record:` list or from `watch resolve --on/--from`:
+    yes on the day at `start`, or no over [start, end)."""
 
-    outcome: bool | None  # None while pending
+    indicator_id: str
+    outcome: bool
+    start: datetime
+    end: datetime
+    cause: str  # record | manual
+    source: str | None
+    note: str | None
+    known_at: datetime | None = None  # when it was recorded by hand (None: in the file)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What decides periods besides the evidence, read once for many resolutions."""
+
+    manual: dict[str, Resolution]
+    dated: dict[str, list[DatedFact]]
+    spans: list[Span]
+
+
+def load_facts(session: Session, config: Config) -> Facts:
+    """The standing resolutions by hand, the dated facts (file and hand) and the watched spans."""
+    dated: dict[str, list[DatedFact]] = {}
+    for fact in config.record:
+        if fact.on is not None:
+            start, end = fact.on, fact.on + timedelta(days=1)
+        else:
+            assert fact.start is not None and fact.end is not None
+            start, end = fact.start, fact.end + timedelta(days=1)
+        dated.setdefault(fact.indicator, []).append(
+            DatedFact(
+                fact.indicator,
+                fact.outcome == "yes",
+                start_of_day(start),
+                start_of_day(end),
+                Cause.RECORD,
+                fact.source,
+                fact.note,
+            )
+        )
+    rows = session.exec(
+        select(Resolution)
+        .where(
+            Resolution.cause == Cause.MANUAL,
+            col(Resolution.reopened_at).is_(None),
+            col(Resolution.span_from).is_not(None),
+        )
+        .order_by(col(Resolution.id))
+    )
+    for row in rows:
+        assert row.span_from is not None
+        dated.setdefault(row.indicator_id, []).append(
+            DatedFact(
+                row.indicator_id,
+                row.outcome,
+                row.span_from,
+                row.span_to or row.span_from + timedelta(days=1),
+                Cause.MANUAL,
+                row.source,
+                row.note,
+                row.recorded_at,
+            )
+        )
+    return Facts(manual_resolutions(session), dated, watched_spans(session))
+
+
+@dataclass(frozen=True)
+class ReadingResolution:
+    """How one period of a reading's window has decided an indicator, when, and why."""
+
+    outcome: bool | None  # None while pending or when the period closed unwatched
     resolved_at: datetime | None = None
-    cause: str | None = None  # evidence | window | manual
+    cause: str | None = None  # evidence | window (silence) | manual | record
     evidence_id: int | None = None  # the evidence that reached corroboration
-    note: str | None = None  # the analyst's note on a manual resolution
+    note: str | None = None  # the analyst's or the record's note
+    status: PeriodStatus = PeriodStatus.PENDING
+    coverage: float = 0.0  # share of the period watched (or vouched for by a dated "no")
+    period: Period | None = None
+    source: str | None = None  # the URL behind a dated resolution
+
+
+def resolve_period(
+    session: Session,
+    config: Config,
+    indicator: Indicator,
+    period: Period,
+    now: datetime,
+    facts: Facts,
+) -> ReadingResolution:
+    """One period's outcome as it stood at `now` (anything published or recorded later is unseen).
+
+    In order: an undated resolution by hand made inside the period; a dated "yes" inside it;
+    dated "no" spans covering `coverage` of it (once it has ended); evidence reaching
+    corroboration inside it; and once it has ended, silence, but only if the period was
+    watched (or vouched for) for at least `coverage` of its length; else it is unobserved.
+    """
+    start, end = period.start, period.end
+    last = len(periods(config, indicator, period.reading_id, now)) - 1
+    dated = facts.dated.get(indicator.id, [])
+    known = [f for f in dated if f.known_at is None or f.known_at <= now]
+    vouched = merge((f.start, f.end) for f in known if not f.outcome)
+    watched = merge([*_clip(facts.spans, now), *vouched])
+    seen = covered(watched, start, end)
+    need = config.coverage(indicator)
+    done = partial(ReadingResolution, period=period, coverage=seen)
+
+    by_hand = facts.manual.get(indicator.id)
+    if by_hand is not None and by_hand.resolved_at <= now:
+        made = by_hand.resolved_at
+        inside = start <= made < end or (made >= end and period.index == last == 0)
+        if inside:
+            return done(
+                by_hand.outcome,
+                by_hand.resolved_at,
+                Cause.MANUAL,
+                note=by_hand.note,
+                status=_status(by_hand.outcome),
+            )
+    for fact in sorted(known, key=lambda f: f.start):
+        if fact.outcome and start <= fact.start < end and fact.start <= now:
+            return done(
+                True,
+                fact.start,
+                fact.cause,
+                note=fact.note,
+                status=PeriodStatus.YES,
+                source=fact.source,
+            )
+    if now >= end:
+        for cause in (Cause.RECORD, Cause.MANUAL):
+            spans = merge((f.start, f.end) for f in known if not f.outcome and f.cause == cause)
+            if spans and covered(spans, start, end) >= need:
+                fact = next(
+                    f
+                    for f in known
+                    if not f.outcome and f.cause == cause and f.start < end and f.end > start
+                )
+                return done(
+                    False, end, cause, note=fact.note, status=PeriodStatus.NO, source=fact.source
+                )
+    rows = session.exec(
+        select(Evidence.id, Evidence.source, Evidence.published_at)
+        .where(
+            Evidence.indicator_id == indicator.id,
+            col(Evidence.rejected).is_(False),
+            col(Evidence.retracted).is_(False),
+            Evidence.published_at >= start,
+            Evidence.published_at < end,
+            Evidence.published_at <= now,
+        )
+        .order_by(col(Evidence.published_at), col(Evidence.id))
+    ).all()
+    sources: set[str] = set()
+    for evidence_id, source, published in rows:
+        sources.add(source)
+        if len(sources) >= config.corroboration(indicator):
+            return done(
+                True, aware(published), Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES
+            )
+    if now < end:
+        return done(None)
+    if seen >= need:
+        return done(False, end, Cause.WINDOW, status=PeriodStatus.NO)
+    return done(None, status=PeriodStatus.UNOBSERVED)
+
+
+def _status(outcome: bool) -> PeriodStatus:
+    return PeriodStatus.YES if outcome else PeriodStatus.NO
+
+
+def _clip(spans: list[Span], now: datetime) -> list[Span]:
+    """The spans as they stood at `now` (a view of the past sees no later watching)."""
+    return [(s, min(e, now)) for s, e in spans if s < now]
 
 
 def resolve_reading(
@@ -183,40 +390,16 @@ def resolve_reading(
     reading_id: str,
     now: datetime,
     *,
-    manual: dict[str, Resolution] | None = None,
+    facts: Facts | None = None,
 ) -> ReadingResolution:
-    """The outcome for `reading_id` as it stood at `now` (evidence published after is unseen).
+    """The outcome for `reading_id`'s current period (its window, unless it repeats) at `now`.
 
-    `manual` (from `manual_resolutions`) saves a query per call when resolving many.
+    `facts` (from `load_facts`) saves queries when resolving many.
     """
-    if manual is None:
-        manual = manual_resolutions(session, [indicator.id])
-    by_hand = manual.get(indicator.id)
-    if by_hand is not None and by_hand.resolved_at <= now:
-        return ReadingResolution(
-            by_hand.outcome, by_hand.resolved_at, Cause.MANUAL, note=by_hand.note
-        )
-    opens, closes = window_bounds(config, indicator, reading_id)
-    rows = session.exec(
-        select(Evidence.id, Evidence.source, Evidence.published_at)
-        .where(
-            Evidence.indicator_id == indicator.id,
-            col(Evidence.rejected).is_(False),
-            col(Evidence.retracted).is_(False),
-            Evidence.published_at >= opens,
-            Evidence.published_at < closes,
-            Evidence.published_at <= now,
-        )
-        .order_by(col(Evidence.published_at), col(Evidence.id))
-    ).all()
-    sources: set[str] = set()
-    for evidence_id, source, published in rows:
-        sources.add(source)
-        if len(sources) >= config.corroboration(indicator):
-            return ReadingResolution(True, aware(published), Cause.EVIDENCE, evidence_id)
-    if now >= closes:
-        return ReadingResolution(False, closes, Cause.WINDOW)
-    return ReadingResolution(None)
+    if facts is None:
+        facts = load_facts(session, config)
+    period = current_period(config, indicator, reading_id, now)
+    return resolve_period(session, config, indicator, period, now, facts)
 
 
 def reading_outcome(

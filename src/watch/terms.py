@@ -44,7 +44,18 @@ class Cause(StrEnum):
     REMATCH = "rematch"
     REJECT = "reject"
     MANUAL = "manual"
-    WINDOW = "window"
+    WINDOW = "window"  # a period closed quiet while watched: "no" from silence
+    RECORD = "record"  # a dated fact from the tracker file's `record:` list
+    SILENCE = "silence"  # how a period's outcome calls a window close (scorecard, JSON)
+
+
+class PeriodStatus(StrEnum):
+    """How one period of a reading stands: decided yes or no, closed unwatched, or open."""
+
+    YES = "yes"
+    NO = "no"
+    UNOBSERVED = "unobserved"
+    PENDING = "pending"
 
 
 class FeedResult(StrEnum):

@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from tests.support.paths import SMALL_TRACKER
 from tests.support.rss import item, rss
+from tests.support.stored import watched
 from watch.config import Config, load_config
 from watch.feeds.fetch import make_client
 from watch.feeds.refresh import poll
@@ -182,14 +183,27 @@ def test_status_judges_each_reading_inside_its_own_window(engine, config, feed_s
     )
     run_poll(engine, config, feed_server.url("/a.xml"), feed_server.url("/b.xml"))
     with Session(engine) as session:
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), NOW)  # polled all along
         rows = {row.id: row for row in indicator_status(session, config, NOW)}
+
+    def view(row: object, reading: str) -> dict:
+        return {k: v for k, v in row.readings[reading].items() if k in ("p", "agrees")}
+
     site = rows["rocket-site-work"]
     assert site.state == "confirmed" and site.sources == 2
-    assert site.readings["hawk"] == {"p": 0.8, "agrees": True}
-    assert site.readings["dove"] == {"p": 0.3, "agrees": None}  # its window is still open
+    assert view(site, "hawk") == {"p": 0.8, "agrees": True}
+    assert view(site, "dove") == {"p": 0.3, "agrees": None}  # its window is still open
+    assert site.readings["dove"]["period"]["status"] == "pending"
     # The summit's 30-day windows have closed quiet by NOW: an outcome of "no".
-    assert rows["summit"].readings["hawk"] == {"p": 0.2, "agrees": True}
-    assert rows["summit"].readings["dove"] == {"p": 0.7, "agrees": False}
+    assert view(rows["summit"], "hawk") == {"p": 0.2, "agrees": True}
+    assert view(rows["summit"], "dove") == {"p": 0.7, "agrees": False}
+    assert rows["summit"].readings["dove"]["period"] == {
+        "index": 0,
+        "start": "2019-02-01T00:00:00Z",
+        "end": "2019-03-03T00:00:00Z",
+        "status": "no",
+    }
+    assert rows["summit"].readings["dove"]["past"] == {"yes": 0, "no": 0, "unobserved": 0}
 
 
 def test_evidence_lists_newest_first_with_what_matched(engine, config, feed_server):

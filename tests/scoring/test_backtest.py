@@ -90,8 +90,16 @@ def archive(tmp_path: Path) -> Path:
     return folder
 
 
+def silence_always_counts(config: Config) -> Config:
+    """The tracker with coverage 0: a quiet period resolves "no" however thin the archive."""
+    return config.model_copy(
+        update={"defaults": config.defaults.model_copy(update={"coverage": 0.0})}
+    )
+
+
 def test_backtest_resolves_each_reading_on_its_own_dates(config, archive, tmp_path):
     out = tmp_path / "out"
+    config = silence_always_counts(config)  # the replay's mechanics, apart from coverage
     result = run_backtest(config, archive, out, start=date(2019, 1, 1), end=date(2020, 2, 15))
     assert (result.files, result.entries, result.undated) == (2, 8, 1)
     card = result.scorecard
@@ -147,6 +155,42 @@ def test_backtest_resolves_each_reading_on_its_own_dates(config, archive, tmp_pa
         series = list(csv.DictReader(handle))
     assert series[0]["week_ending"] == "2019-01-07" and series[-1]["week_ending"] == "2020-02-15"
     assert {row["week_ending"]: row["resolved"] for row in series}["2019-02-25"] == "2"
+
+
+def test_a_sparse_archive_leaves_its_quiet_periods_undecided(config, archive, tmp_path):
+    result = run_backtest(
+        config, archive, tmp_path / "out", start=date(2019, 1, 1), end=date(2020, 2, 15)
+    )
+    cells = {
+        (row.id, reading): cell
+        for row in result.scorecard.indicators
+        for reading, cell in row.cells.items()
+    }
+    # Evidence still decides; silence no longer does: the archive has entries on a few days
+    # of January to June 2019 only, so the quiet periods were not watched.
+    assert (cells["rocket-site-work", "hawk"].outcome, cells["summit", "dove"].outcome) == (
+        True,
+        True,
+    )
+    undecided = sorted((i, c.reading, c.index) for i, c in result.undecided)
+    assert undecided == [
+        ("summit", "hawk", 0),
+        ("test-freeze", "dove", 0),
+        ("test-freeze", "hawk", 0),
+    ]
+    assert all(cells[i, r].status == "unobserved" for i, r, _ in undecided)
+    assert all(c.coverage < 0.9 for _, c in result.undecided)
+    assert [c for c in result.changes if c.cause == "window"] == []
+    assert "3 period(s) the archive could not decide (too sparse" in result.summary()
+    data = result.as_json()
+    assert {(u["indicator"], u["reading"], u["status"]) for u in data["undecided"]} == {
+        ("summit", "hawk", "unobserved"),
+        ("test-freeze", "dove", "unobserved"),
+        ("test-freeze", "hawk", "unobserved"),
+    }
+    # Only what was decided is scored: site work (both) and the summit for dove.
+    assert [r.score.n for r in result.scorecard.readings] == [1, 2]
+    assert result.scorecard.comparison.n == 1
 
 
 def test_backtest_runs_again_from_scratch(config, archive, tmp_path):

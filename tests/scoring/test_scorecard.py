@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.support.paths import SMALL_TRACKER
-from tests.support.stored import add_evidence
+from tests.support.stored import add_evidence, watched
 from watch.config import Config, load_config
 from watch.review import reject, resolve
 from watch.scoring.maths import Outcome, score, verdict
@@ -37,6 +37,7 @@ def confirm_site_work_in_january(session: Session, config: Config, title: str = 
 def test_each_reading_is_scored_on_its_own_windows(engine, config):
     with Session(engine) as session:
         confirm_site_work_in_january(session, config)
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), NOW)
         card = build_scorecard(session, config, NOW)
 
     rows = {row.id: row for row in card.indicators}
@@ -76,6 +77,7 @@ def test_each_reading_is_scored_on_its_own_windows(engine, config):
 def test_weekly_series_moves_when_the_last_window_resolves(engine, config):
     with Session(engine) as session:
         confirm_site_work_in_january(session, config)
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), NOW)
         card = build_scorecard(session, config, NOW)
     by_day = {point.day: point for point in card.series}
     assert card.series[0].day == date(2019, 1, 7) and card.series[-1].day == date(2019, 3, 10)
@@ -89,6 +91,7 @@ def test_split_outcomes_count_as_each_readings_own_claim(engine, config):
     later = datetime(2020, 2, 15, tzinfo=UTC)  # every window has closed
     with Session(engine) as session:
         confirm_site_work_in_january(session, config)
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), later)
         card = build_scorecard(session, config, later)
     rows = {row.id: row for row in card.indicators}
     assert rows["rocket-site-work"].split  # yes in hawk's window, no in dove's
@@ -103,6 +106,7 @@ def test_split_outcomes_count_as_each_readings_own_claim(engine, config):
 def test_without_split_outcomes_the_comparison_is_plain_scoring(engine, config):
     later = datetime(2020, 2, 15, tzinfo=UTC)
     with Session(engine) as session:
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), later)
         card = build_scorecard(session, config, later)  # nothing happened: all "no"
     plain = score(
         [
@@ -122,6 +126,7 @@ def test_as_of_shows_the_scorecard_as_it_stood(engine, config):
     with Session(engine) as session:
         confirm_site_work_in_january(session, config)
         resolve(session, config, "test-freeze", True, "declared over", NOW)
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), NOW)
         before = build_scorecard(session, config, NOW, as_of=date(2019, 2, 15))
         after = build_scorecard(session, config, NOW)
     assert before.as_of == date(2019, 2, 15) and before.comparison.n == 0
@@ -167,6 +172,7 @@ def test_a_certain_forecast_that_failed_scores_finite_and_says_so(engine, tmp_pa
     path.write_text(CERTAIN)
     config = load_config(path)
     with Session(engine) as session:
+        watched(session, datetime(2019, 1, 1, tzinfo=UTC), datetime(2019, 2, 1, tzinfo=UTC))
         card = build_scorecard(session, config, datetime(2019, 2, 1, tzinfo=UTC))
     sure = card.readings[0].score
     assert sure.clamped == ("launch",) and sure.log_score == pytest.approx(math.log(0.01))

@@ -65,3 +65,10 @@ def add_evidence(
         evidence_ids={indicator_id: evidence.id},
     )
     return evidence.id, changes
+
+
+def watched(session: Session, start: datetime, end: datetime, origin: str = "test") -> None:
+    """Record [start, end) as watched, as successful polls would: silence there is evidence."""
+    from watch.coverage import record_watched
+
+    record_watched(session, origin, start, end)

@@ -16,7 +16,7 @@ from watch.alerts.outbox import enqueue
 from watch.config import Config
 from watch.locks import Job, one_at_a_time
 from watch.schema import Alert, AlertKind
-from watch.states import resolve_reading, window_bounds
+from watch.states import current_period, resolve_reading
 
 
 def remind_windows(
@@ -30,7 +30,7 @@ def remind_windows(
     queued = []
     for indicator in config.indicators:
         for reading in config.readings:
-            _opens, closes = window_bounds(config, indicator, reading.id)
+            closes = current_period(config, indicator, reading.id, now).end
             if not now < closes <= now + timedelta(days=days):
                 continue
             if resolve_reading(session, config, indicator, reading.id, now).outcome is not None:
@@ -48,7 +48,8 @@ def remind_windows(
                 ),
                 lines=[
                     f"{indicator.title}: still open; {reading.id} forecast {forecast.p:.2f}",
-                    f"if nothing is confirmed by then, it resolves no for {reading.id}",
+                    f"if nothing is confirmed by then and it was watched, it resolves no "
+                    f"for {reading.id}",
                 ],
                 channels=channels,
                 now=now,

@@ -16,6 +16,7 @@ from watch.cli.common import (
     load,
     now,
     open_engine,
+    parse_day,
     table,
 )
 
@@ -71,18 +72,59 @@ def resolve(
         typer.Option("--yes/--no", help="It happened (event) / broke (condition), or not."),
     ],
     note: NoteOption,
+    on: Annotated[
+        str | None, typer.Option("--on", help="With --yes: the day it happened (YYYY-MM-DD).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="With --no: first day it did not happen.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="With --no: last day it did not happen.")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option("--source", help="The public report behind it (URL).")
+    ] = None,
     config_path: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Resolve an indicator by hand for every reading; wins over the evidence until reopened."""
+    """Resolve an indicator by hand: dated (--on, or --from/--to) for the periods the dates fall
+    in, or undated for the current period of every reading (wins until reopened)."""
+    from watch.review import record_outcome
     from watch.review import resolve as run_resolve
 
-    _review(
-        lambda session, config: [run_resolve(session, config, indicator_id, outcome, note, now())],
-        config_path,
-        as_json,
-        nothing="",
-    )
+    day, first, last = parse_day(on, "--on"), parse_day(start, "--from"), parse_day(end, "--to")
+    if day is None and first is None and last is None:
+        if source is not None:
+            raise fail("--source goes with a dated resolution (--on, or --from and --to)")
+        _review(
+            lambda session, config: [
+                run_resolve(session, config, indicator_id, outcome, note, now())
+            ],
+            config_path,
+            as_json,
+            nothing="",
+        )
+        return
+    if (first is None) != (last is None):
+        raise fail("--from and --to go together")
+    span = (first, last) if first is not None and last is not None else None
+
+    def dated(session: Session, config: Config) -> list[Any]:
+        record_outcome(
+            session,
+            config,
+            indicator_id,
+            outcome,
+            on=day,
+            span=span,
+            source=source,
+            note=note,
+            now=now(),
+        )
+        return []
+
+    said = f"happened on {day}" if outcome else f"did not happen from {first} to {last}"
+    _review(dated, config_path, as_json, nothing=f"{indicator_id}: recorded by hand: {said}")
 
 
 def reopen(

@@ -115,7 +115,6 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
         emit_json([row.as_json() for row in rows])
         return
     reading_ids = [r.id for r in config.readings]
-    marks = {True: "agrees", False: "disagrees", None: "pending"}
     table(
         f"{config.tracker.title}",
         ["indicator", "kind", "state", "evidence", "sources", "last evidence"]
@@ -129,10 +128,7 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
                 row.sources,
                 when(row.last_evidence_at),
             ]
-            + [
-                f"{row.readings[rid]['p']:.2f} {marks[row.readings[rid]['agrees']]}"
-                for rid in reading_ids
-            ]
+            + [row.reading_cell(rid) for rid in reading_ids]
             for row in rows
         ],
     )

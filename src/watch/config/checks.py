@@ -4,9 +4,10 @@ phrases well formed, alert_on states real. Each problem names its line."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
-from watch.config.model import ID_PATTERN, Config, Group
+from watch.config.model import ID_PATTERN, Config, Group, Indicator
 from watch.config.problems import field_path, line_of
 from watch.errors import ConfigProblem
 from watch.terms import LADDERS, State
@@ -75,4 +76,28 @@ def cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
                     add(("indicators", i, "match", j), "empty phrase")
                 elif "*" in term.strip().rstrip("*"):
                     add(("indicators", i, "match", j), f"'*' may only end a phrase: {term!r}")
+
+    for i, fact in enumerate(config.record):
+        if fact.indicator not in indicator_ids:
+            add(("record", i, "indicator"), f"unknown indicator id {fact.indicator!r}")
+            continue
+        indicator = config.indicator(fact.indicator)
+        if fact.on is not None and not _in_a_window(config, indicator, fact.on, fact.on):
+            add(("record", i, "on"), f"{fact.on} lies outside every window of {fact.indicator}")
+        if fact.start and fact.end and not _in_a_window(config, indicator, fact.start, fact.end):
+            add(
+                ("record", i, "from"),
+                f"{fact.start} to {fact.end} lies outside every window of {fact.indicator}",
+            )
     return problems
+
+
+def _in_a_window(config: Config, indicator: Indicator, first: date, last: date) -> bool:
+    """Whether the days first..last (inclusive) meet some period of some reading's window."""
+    for reading in config.readings:
+        opens, closes = config.window(indicator, reading)
+        if config.repeats(reading) and closes > opens:
+            closes = date.max
+        if first < closes and last >= opens:
+            return True
+    return False

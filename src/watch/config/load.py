@@ -10,8 +10,9 @@ file resolve against its folder.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
@@ -54,11 +55,23 @@ def _load_fast(path: Path) -> Config | None:
         import yaml
 
         class StrictLoader(yaml.CSafeLoader):
+            # YAML 1.2 booleans, as the careful loader reads them: `on`, `yes`, `no` stay words.
+            yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+                first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+                for first, resolvers in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+            }
+
             def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
                 keys = [self.construct_object(key, deep=True) for key, _ in node.value]
                 if len(keys) != len(set(keys)):
                     raise ValueError("duplicate key")  # PyYAML would keep the last silently
                 return super().construct_mapping(node, deep=deep)
+
+        StrictLoader.add_implicit_resolver(
+            "tag:yaml.org,2002:bool",
+            re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+            list("tTfF"),
+        )
 
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
         config = Config.model_validate(data)

@@ -11,7 +11,7 @@ import os
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -109,6 +109,7 @@ class Reading(Strict):
     source: str = Field(description="the article the reading comes from (path or URL)")
     published: date
     summary: str
+    repeat: bool | None = Field(default=None, description="overrides defaults.repeat")
 
 
 class Indicator(Strict):
@@ -119,6 +120,7 @@ class Indicator(Strict):
     window_days: int | None = Field(default=None, ge=1)
     closes_on: date | None = None
     corroboration: int | None = Field(default=None, ge=1)
+    coverage: Probability | None = Field(default=None, description="overrides defaults.coverage")
     alert_on: list[str] | None = None
     forecasts: dict[str, Forecast]
     match: list[Rule] = Field(min_length=1)
@@ -148,8 +150,43 @@ class Defaults(Strict):
     window_days: int = Field(default=365, ge=1)
     interval: Duration = timedelta(minutes=30)
     alert_on: list[str] = ["signalled", "confirmed", "broken", "resolved"]
+    coverage: Probability = Field(
+        default=0.9, description="share of a period that must be watched for silence to say no"
+    )
+    repeat: bool = Field(default=False, description="judge each reading period after period")
 
     _duration = field_validator("interval", mode="before")(parse_duration)
+
+
+class Record(Strict):
+    """A dated, sourced fact about an indicator: it happened `on` a day, or did not happen
+    `from` one day `to` another (both days included)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    indicator: Id
+    outcome: Literal["yes", "no"]
+    on: date | None = None
+    start: date | None = Field(default=None, alias="from")
+    end: date | None = Field(default=None, alias="to")
+    source: str = Field(pattern=r"^https?://\S+$", description="a public report (URL)")
+    note: str = Field(min_length=1)
+
+    @field_validator("outcome", mode="before")
+    @classmethod
+    def _yes_no(cls, value: Any) -> Any:
+        return ("yes" if value else "no") if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _dates(self) -> Record:
+        if self.outcome == "yes" and (self.on is None or self.start or self.end):
+            raise ValueError("outcome yes takes `on: DATE` (the day it happened), not from/to")
+        if self.outcome == "no":
+            if self.on is not None or self.start is None or self.end is None:
+                raise ValueError("outcome no takes `from: DATE` and `to: DATE`, not on")
+            if self.end < self.start:
+                raise ValueError(f"`to` {self.end} is before `from` {self.start}")
+        return self
 
 
 # ---------------------------------------------------------------- alerts and the daemon
@@ -242,6 +279,7 @@ class Config(Strict):
     )
     alerts: Alerts = Alerts()
     scorecard: ScorecardSchedule = ScorecardSchedule()
+    record: list[Record] = Field(default=[], description="dated, sourced outcomes")
     # Set by load_config, not read from the file.
     path: Path | None = None
 
@@ -261,6 +299,19 @@ class Config(Strict):
             return reading.published, indicator.closes_on
         days = indicator.window_days or self.defaults.window_days
         return reading.published, reading.published + timedelta(days=days)
+
+    def repeats(self, reading: Reading) -> bool:
+        return reading.repeat if reading.repeat is not None else self.defaults.repeat
+
+    def coverage(self, indicator: Indicator) -> float:
+        """The share of a period that must be watched before its silence counts as "no"."""
+        return indicator.coverage if indicator.coverage is not None else self.defaults.coverage
+
+    def period(self, indicator: Indicator, reading: Reading, index: int) -> tuple[date, date]:
+        """Period `index` of the window: published + index·length, for the window's length."""
+        opens, closes = self.window(indicator, reading)
+        length = closes - opens
+        return opens + index * length, closes + index * length
 
     def alert_on(self, indicator: Indicator) -> list[str]:
         return indicator.alert_on if indicator.alert_on is not None else self.defaults.alert_on

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from watch.config import Config
+from watch.coverage import record_poll
 from watch.db import session_scope
 from watch.errors import FeedError, FeedHTTPError
 from watch.feeds.fetch import FetchRequest, FetchResult, fetch_many
@@ -116,6 +117,7 @@ def refresh_feed(
             report.error = parsed.problem and f"recovered from a malformed feed: {parsed.problem}"
         feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
         feed.consecutive_failures = 0
+        record_poll(session, feed.url, now, interval)  # silence since the last poll is evidence
         feed.next_poll_at = next_poll(now, interval)
     except FeedError as error:
         report.result, report.error = FeedResult.FAILED, str(error)

@@ -8,10 +8,12 @@ Each file is one feed. Entries without a publication date are skipped and counte
 The replay opens a fresh SQLite database, then steps the clock day by day from the first
 entry (or --from) to the last (or --to): each entry goes through the same ingest step as a live
 poll (watch.feeds.ingest: dedupe → match → record) with the clock at its publication time, and
-at the end of each day on which a window closes, the daemon's
-watch.review.close_windows announces it. The scorecard at the end (md, html, json) and the
-weekly series (CSV) are written beside the database. There is no second matcher and no
-shortcut through the states.
+at the end of each day on which a period closes, the daemon's
+watch.review.close_windows announces it. The archive watches only the days it has entries on
+(and short gaps between them, watch.coverage.archive_spans): a period it covers too thinly is
+left *unobserved* and listed as undecided, never resolved "no" from silence. The scorecard at
+the end (md, html, json) and the weekly series (CSV) are written beside the database. There is
+no second matcher and no shortcut through the states.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlmodel import Session
 
 from watch.clock import iso_z, start_of_day
 from watch.config import Config
+from watch.coverage import archive_spans, record_watched
 from watch.db import open_database
 from watch.errors import InvalidArchive, NotAFeed
 from watch.feeds.ingest import ingest
@@ -36,8 +39,8 @@ from watch.feeds.parse import ParsedEntry, parse_feed
 from watch.review import close_windows
 from watch.schema import Feed, StateChange
 from watch.scoring.render import render, save_report
-from watch.scoring.scorecard import Scorecard, build_scorecard
-from watch.states import window_bounds
+from watch.scoring.scorecard import PeriodCell, Scorecard, build_scorecard
+from watch.states import periods
 
 FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 JSONL_SUFFIXES = {".jsonl"}
@@ -150,6 +153,13 @@ class BacktestResult:
     scorecard: Scorecard | None = None
     reports: list[Path] = field(default_factory=list)
 
+    @property
+    def undecided(self) -> list[tuple[str, PeriodCell]]:
+        """(indicator, period) the archive covered too thinly to decide: unobserved."""
+        if self.scorecard is None:
+            return []
+        return [(row.id, cell) for row in self.scorecard.indicators for cell in row.unobserved]
+
     def as_json(self) -> dict[str, Any]:
         return {
             "archive": str(self.archive),
@@ -171,6 +181,9 @@ class BacktestResult:
                 }
                 for c in self.changes
             ],
+            "undecided": [
+                {"indicator": indicator, **cell.as_json()} for indicator, cell in self.undecided
+            ],
             "reports": [str(p) for p in self.reports],
             "scorecard": self.scorecard.as_json() if self.scorecard else None,
         }
@@ -181,6 +194,16 @@ class BacktestResult:
             f"{self.end}: {self.evidence} evidence, {len(self.changes)} state changes"
             + (f" ({self.undated} undated entries skipped)" if self.undated else ""),
         ]
+        if self.undecided:
+            lines.append(
+                f"{len(self.undecided)} period(s) the archive could not decide (too sparse; "
+                "left unobserved, not resolved from silence):"
+            )
+            lines += [
+                f"  {indicator} {cell.reading} period {cell.index} "
+                f"({cell.start.date()} to {cell.end.date()}): watched {cell.coverage:.0%}"
+                for indicator, cell in self.undecided
+            ]
         if self.scorecard is not None:
             lines.append(render(self.scorecard, "text").rstrip())
         lines += [f"wrote {path}" for path in self.reports]
@@ -216,17 +239,25 @@ def run_backtest(
         archive_path, database, first, last, len(archive.entries), archive.undated, archive.files, 0
     )
     matcher = Matcher(config)
-    # Only evidence can decide a window before it closes, so windows need closing only on the
+    # Only evidence can decide a period before it closes, so periods need closing only on the
     # days they close (nothing in a replay rejects evidence afterwards).
+    over = start_of_day(last + timedelta(days=1))
     closes = sorted(
         {
-            window_bounds(config, indicator, reading.id)[1]
+            period.end
             for indicator in config.indicators
             for reading in config.readings
+            for period in periods(config, indicator, reading.id, over)
         }
     )
     try:
         with Session(engine, expire_on_commit=False) as session:
+            by_file: dict[str, list[datetime]] = {}
+            for item in archive.entries:
+                by_file.setdefault(item.feed, []).append(item.published)
+            for name, times in by_file.items():
+                for span_start, span_end in archive_spans(times):
+                    record_watched(session, f"archive:{name}", span_start, span_end)
             feeds: dict[str, Feed] = {}
             queue = iter(archive.entries)
             upcoming = next(queue, None)
@@ -242,7 +273,6 @@ def run_backtest(
                     closes = [when for when in closes if when > clock]
                 session.commit()
                 day += timedelta(days=1)
-            over = start_of_day(last + timedelta(days=1))
             card = build_scorecard(session, config, over, as_of=last)
     finally:
         engine.dispose()

@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from watch.scoring.maths import ReadingScore
-from watch.scoring.scorecard import Cell, IndicatorRow, Scorecard, scorecard_json
+from watch.scoring.scorecard import Cell, IndicatorRow, PeriodCell, Scorecard, scorecard_json
 from watch.tables import text_table
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -97,8 +97,49 @@ class View:
     @staticmethod
     def outcome(cell: Cell) -> str:
         if cell.outcome is None:
-            return "pending"
+            return str(cell.status)  # pending, or unobserved: closed without being watched
         return f"{'yes' if cell.outcome else 'no'}, {'agrees' if cell.agrees else 'disagrees'}"
+
+    PERIOD_MARKS: ClassVar[dict[str, str]] = {
+        "record": "R",
+        "evidence": "E",
+        "manual": "M",
+        "silence": "S",
+    }
+    PERIOD_KEY = (
+        "each period: yes / no with what decided it (R record, E evidence, M by hand, "
+        "S silence while watched), unobserved (closed unwatched, not scored), or pending"
+    )
+
+    def period_indexes(self) -> list[int]:
+        return sorted({p.index for row in self.card.indicators for p in row.periods})
+
+    def period_rows(self) -> list[tuple[str, str, dict[int, PeriodCell]]]:
+        """(indicator, reading, {period index: cell}) for the indicator × period table."""
+        out = []
+        for row in self.card.indicators:
+            for reading in self.card.reading_ids:
+                cells = {p.index: p for p in row.periods if p.reading == reading}
+                out.append((row.id, reading, cells))
+        return out
+
+    def period_mark(self, cell: PeriodCell | None) -> str:
+        if cell is None:
+            return ""
+        if cell.status in ("yes", "no"):
+            return f"{cell.status} {self.PERIOD_MARKS.get(cell.cause or '', '')}".strip()
+        return "unobs." if cell.status == "unobserved" else "pending"
+
+    def period_span(self, index: int) -> str:
+        """The dates of period `index` for each reading (they differ by publication date)."""
+        spans: dict[str, str] = {}
+        for row in self.card.indicators:
+            for p in row.periods:
+                if p.index == index:
+                    spans.setdefault(p.reading, f"{self.day(p.start)}→{self.day(p.end)}")
+            if spans:
+                break
+        return "; ".join(f"{r} {span}" for r, span in spans.items())
 
     def resolved_days(self, row: IndicatorRow) -> str:
         days = {self.day(c.resolved_at) for c in row.cells.values() if c.resolved_at}
@@ -158,6 +199,7 @@ def render_text(card: Scorecard, view: View) -> str:
 
     console.print(Text(f"{card.tracker_title}: scorecard as of {view.day(card.as_of)}"))
     console.print(Text(card.verdict))
+    console.print(Text(card.basis))
     console.print(Text(f"Bayes factor {view.bayes_factor()}. {view.comparison_note()}"))
     for warning in card.warnings:
         console.print(Text(f"Warning: {warning}"))
@@ -201,6 +243,15 @@ def render_text(card: Scorecard, view: View) -> str:
                 view.resolved_days(row),
             ]
             for row in card.indicators
+        ],
+    )
+    indexes = view.period_indexes()
+    table(
+        f"Periods ({view.PERIOD_KEY})",
+        ["indicator", "reading", *(str(k) for k in indexes)],
+        [
+            [indicator, reading, *(view.period_mark(cells.get(k)) for k in indexes)]
+            for indicator, reading, cells in view.period_rows()
         ],
     )
     if card.pending:

@@ -1,20 +1,22 @@
 """The scorecard: which reading held up, built from the database with watch.scoring.maths.
 
-For each indicator and reading, the outcome is judged inside that reading's own window
-(watch.states.resolve_reading): by hand, else yes at the publication time of the evidence that
-reached corroboration, else no when the window closed. Because the readings were published at
-different dates their windows differ, so one indicator can resolve yes for one reading and no
-for another ("split"). We handle that in two ways, both on the same maths:
+For each indicator and reading, the outcome is judged period by period inside that reading's
+own window (watch.states.resolve_period): by hand or by the tracker's record, else yes at the
+publication time of the evidence that reached corroboration, else no when the period closed
+while watched, else *unobserved*, which no score counts. Each resolved period is one forecast.
+A reading that does not repeat has one period, its window. Because the readings were published
+at different dates their windows differ, so one indicator can resolve yes for one reading and
+no for another ("split"). We handle that in two ways, both on the same maths:
 
 - **Each reading's own scores** (Brier, log score, consistent / inconsistent, calibration,
   discrimination) cover every indicator resolved in that reading's windows, each judged on
   its own outcome. The `n` can differ between readings.
 - **The comparison** (Bayes factor, posterior from even odds, verdict, weekly series) needs the
   readings judged on a common set, or the reading with more resolved indicators would be
-  penalised for having been tested more. It covers the indicators resolved for every reading,
-  from the time the last of them resolved; each reading's likelihood is taken on its own
-  window's outcome, so a split indicator counts as each reading's claim about its own window
-  (those indicators are flagged). When no indicator is split this is exactly
+  penalised for having been tested more. It covers each (indicator, period k) resolved for
+  every reading, from the time the last of them resolved; each reading's likelihood is taken
+  on its own period's outcome, so a split indicator counts as each reading's claim about its
+  own window (those indicators are flagged). When no indicator is split this is exactly
   `scoring.score(outcomes, readings)`.
 
 `scorecard_json` is the JSON contract; watch.scoring.render turns a `Scorecard` into text,
@@ -31,7 +33,7 @@ from sqlmodel import Session, col, func, select
 
 from watch.clock import iso_z, last_instant_of
 from watch.config import Config
-from watch.schema import LADDERS, Cause, Entry, Evidence, StateChange
+from watch.schema import LADDERS, Cause, Entry, Evidence, PeriodStatus, StateChange
 from watch.scoring.maths import (
     CalibrationBin,
     Comparison,
@@ -49,24 +51,91 @@ from watch.states import (
     ReadingResolution,
     agrees,
     ensure_states,
-    manual_resolutions,
-    resolve_reading,
+    load_facts,
+    periods,
+    resolve_period,
     window_bounds,
+)
+
+# What decided a period, as the scorecard names it (a window close is "silence").
+PERIOD_CAUSES = {Cause.WINDOW: Cause.SILENCE}
+WAY_OUT = (
+    "backtest an archive of that period ('watch backtest') or record its outcome "
+    "('record:' in the tracker file, or 'watch resolve ID --yes --on DATE' / "
+    "'--no --from DATE --to DATE')"
 )
 
 
 @dataclass
 class Cell:
-    """One reading's forecast on one indicator and how its window has resolved."""
+    """One reading's forecast on one indicator and how its window (first period) resolved."""
 
     p: float
     outcome: bool | None
     resolved_at: datetime | None
-    cause: str | None  # evidence | window | manual
+    cause: str | None  # evidence | window | manual | record
+    status: str = PeriodStatus.PENDING
 
     @property
     def agrees(self) -> bool | None:
         return agrees(self.p, self.outcome)
+
+
+@dataclass
+class PeriodCell:
+    """One period of one reading's window on one indicator: each resolved one is a forecast."""
+
+    reading: str
+    index: int
+    start: datetime
+    end: datetime
+    p: float
+    status: str  # yes | no | unobserved | pending
+    outcome: bool | None
+    cause: str | None  # evidence | record | manual | silence
+    coverage: float
+    resolved_at: datetime | None
+    source: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, p: float, resolved: ReadingResolution) -> PeriodCell:
+        period = resolved.period
+        assert period is not None
+        cause = None if resolved.cause is None else str(resolved.cause)
+        return cls(
+            reading=period.reading_id,
+            index=period.index,
+            start=period.start,
+            end=period.end,
+            p=p,
+            status=str(resolved.status),
+            outcome=resolved.outcome,
+            cause=PERIOD_CAUSES.get(cause, cause) if cause else None,  # type: ignore[call-overload]
+            coverage=round(resolved.coverage, 4),
+            resolved_at=resolved.resolved_at,
+            source=resolved.source,
+            note=resolved.note,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reading": self.reading,
+            "index": self.index,
+            "start": iso_z(self.start),
+            "end": iso_z(self.end),
+            "status": self.status,
+            "outcome": self.outcome,
+            "cause": self.cause,
+            "coverage": self.coverage,
+            "resolved_at": iso_z(self.resolved_at),
+            "source": self.source,
+        }
+
+
+def unit_id(indicator_id: str, index: int) -> str:
+    """How a scored period is named: the indicator for the first, `id#k` for period k."""
+    return indicator_id if index == 0 else f"{indicator_id}#{index}"
 
 
 @dataclass
@@ -88,10 +157,15 @@ class IndicatorRow:
     latest: LatestEvidence | None
     in_comparison: bool = False
     log10_terms: dict[str, float] = field(default_factory=dict)  # reading -> log10 P(o | r)
+    periods: list[PeriodCell] = field(default_factory=list)
 
     @property
     def pending(self) -> bool:
-        return any(cell.outcome is None for cell in self.cells.values())
+        return any(cell.status == PeriodStatus.PENDING for cell in self.cells.values())
+
+    @property
+    def unobserved(self) -> list[PeriodCell]:
+        return [p for p in self.periods if p.status == PeriodStatus.UNOBSERVED]
 
     @property
     def split(self) -> bool:
@@ -131,6 +205,7 @@ class Scorecard:
     series: list[SeriesPoint]
     indicators: list[IndicatorRow]
     warnings: list[str] = field(default_factory=list)
+    basis: str = ""  # where the scored outcomes came from, and what stayed unobserved
 
     @property
     def reading_ids(self) -> list[str]:
@@ -171,7 +246,7 @@ class Scorecard:
 
 def _joined(row: IndicatorRow) -> date | None:
     """The day the indicator had resolved for every reading (None while pending)."""
-    times = [c.resolved_at for c in row.cells.values() if c.resolved_at is not None]
+    times = [c.resolved_at for c in row.cells.values() if c.outcome is not None and c.resolved_at]
     return max(times).date() if len(times) == len(row.cells) else None
 
 
@@ -187,20 +262,23 @@ def build_scorecard(
     states = {i: row.state for i, row in ensure_states(session, config, now).items()}
     if as_of is not None:
         states = states_at(session, config, at)
-    manual = manual_resolutions(session)
+    facts = load_facts(session, config)
     rows: list[IndicatorRow] = []
     for indicator in config.indicators:
-        cells = {}
+        cells, cells_by_period = {}, []
         for reading_id in reading_ids:
-            resolved: ReadingResolution = resolve_reading(
-                session, config, indicator, reading_id, at, manual=manual
-            )
-            cells[reading_id] = Cell(
-                p=indicator.forecasts[reading_id].p,
-                outcome=resolved.outcome,
-                resolved_at=resolved.resolved_at,
-                cause=resolved.cause,
-            )
+            p = indicator.forecasts[reading_id].p
+            for period in periods(config, indicator, reading_id, at):
+                resolved = resolve_period(session, config, indicator, period, at, facts)
+                cells_by_period.append(PeriodCell.of(p, resolved))
+                if period.index == 0:
+                    cells[reading_id] = Cell(
+                        p=p,
+                        outcome=resolved.outcome,
+                        resolved_at=resolved.resolved_at,
+                        cause=resolved.cause,
+                        status=resolved.status,
+                    )
         rows.append(
             IndicatorRow(
                 id=indicator.id,
@@ -209,6 +287,7 @@ def build_scorecard(
                 state=states[indicator.id],
                 cells=cells,
                 latest=latest_evidence(session, indicator.id, at),
+                periods=cells_by_period,
             )
         )
     own = {r: _own_outcomes(rows, r) for r in reading_ids}
@@ -252,28 +331,69 @@ def build_scorecard(
         series=series,
         indicators=rows,
         warnings=coverage_warnings(session, config, at),
+        basis=basis(rows),
     )
 
 
 def _own_outcomes(rows: list[IndicatorRow], reading_id: str) -> list[Outcome]:
+    """Every resolved period of this reading, each one forecast."""
     out = []
     for row in rows:
-        cell = row.cells[reading_id]
-        if cell.outcome is not None and cell.resolved_at is not None:
-            out.append(Outcome(row.id, cell.outcome, cell.resolved_at, {reading_id: cell.p}))
+        for cell in row.periods:
+            if cell.reading == reading_id and cell.outcome is not None and cell.resolved_at:
+                unit = unit_id(row.id, cell.index)
+                out.append(Outcome(unit, cell.outcome, cell.resolved_at, {reading_id: cell.p}))
     return out
 
 
 def _common_outcomes(rows: list[IndicatorRow], reading_id: str) -> list[Outcome]:
-    """This reading's outcomes on the indicators resolved for every reading, dated by the last."""
+    """This reading's outcomes on each (indicator, period k) resolved for every reading, dated
+    by the last of them to resolve."""
     out = []
     for row in rows:
-        if row.pending:
-            continue
-        joined = max(c.resolved_at for c in row.cells.values() if c.resolved_at is not None)
-        cell = row.cells[reading_id]
-        out.append(Outcome(row.id, bool(cell.outcome), joined, {reading_id: cell.p}))
+        by_index: dict[int, dict[str, PeriodCell]] = {}
+        for cell in row.periods:
+            by_index.setdefault(cell.index, {})[cell.reading] = cell
+        for index, cells in sorted(by_index.items()):
+            if len(cells) < len(row.cells) or any(c.outcome is None for c in cells.values()):
+                continue
+            joined = max(c.resolved_at for c in cells.values() if c.resolved_at is not None)
+            mine = cells[reading_id]
+            unit = unit_id(row.id, index)
+            out.append(Outcome(unit, bool(mine.outcome), joined, {reading_id: mine.p}))
     return out
+
+
+def basis(rows: list[IndicatorRow]) -> str:
+    """One sentence on where the scored outcomes came from and which periods stayed unseen."""
+    counts: dict[str, int] = {}
+    unobserved = 0
+    for row in rows:
+        for cell in row.periods:
+            if cell.status == PeriodStatus.UNOBSERVED:
+                unobserved += 1
+            elif cell.cause is not None:
+                counts[cell.cause] = counts.get(cell.cause, 0) + 1
+    names = {
+        Cause.RECORD: "from the tracker's record",
+        Cause.EVIDENCE: "from evidence in the feeds",
+        Cause.MANUAL: "by hand",
+        Cause.SILENCE: "from silence while watched",
+    }
+    parts = [f"{counts[c]} {names[c]}" for c in names if counts.get(c)]
+    scored = sum(counts.values())
+    said = (
+        f"Outcomes scored: {scored} period{'s' if scored != 1 else ''}"
+        + (f" ({', '.join(parts)})" if parts else "")
+        + "."
+    )
+    if unobserved:
+        said += (
+            f" {unobserved} closed period{'s' if unobserved != 1 else ''} went unobserved "
+            f"(not watched, no record) and {'are' if unobserved != 1 else 'is'} not scored: "
+            f"{WAY_OUT}."
+        )
+    return said
 
 
 def coverage_warnings(session: Session, config: Config, at: datetime) -> list[str]:
@@ -363,6 +483,7 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
         "generated_at": iso_z(card.generated_at),
         "as_of": iso_z(card.as_of),
         "verdict": card.verdict,
+        "basis": card.basis,
         "warnings": card.warnings,
         "comparison": {
             "n": comparison.n,
@@ -401,10 +522,12 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
                         "outcome": cell.outcome,
                         "resolved_at": iso_z(cell.resolved_at),
                         "cause": cell.cause,
+                        "status": cell.status,
                         "agrees": cell.agrees,
                     }
                     for r, cell in row.cells.items()
                 },
+                "periods": [cell.as_json() for cell in row.periods],
                 "latest_evidence": None
                 if row.latest is None
                 else {
