@@ -213,10 +213,11 @@ def discrimination(outcomes: Sequence[Outcome], reading_id: str) -> Discriminati
     return Discrimination(len(on_yes), len(on_no), mean_yes, mean_no, difference)
 
 
-def verdict(comparison: Comparison, *, top: int = 2) -> str:
-    """One sentence: who leads whom, by what Bayes factor and posterior, on which indicators."""
+def verdict(comparison: Comparison, *, top: int = 2, unit: str = "indicator") -> str:
+    """One sentence: who leads whom, by what Bayes factor and posterior, on which indicators
+    (`unit` names what was scored: indicators, or indicator periods when readings repeat)."""
     n = comparison.n
-    resolved = f"{n} resolved indicator{'s' if n != 1 else ''}"
+    resolved = f"{n} resolved {unit}{'s' if n != 1 else ''}"
     if n == 0:
         even = f"{1 / len(comparison.scores):.0%}"
         return f"No indicator has resolved yet: the readings stand at even odds ({even} each)."

@@ -327,10 +327,15 @@ def build_scorecard(
         as_of=day,
         readings=cards,
         comparison=comparison,
-        verdict=verdict(comparison),
+        verdict=verdict(
+            comparison,
+            unit="indicator period"
+            if any(config.repeats(r) for r in config.readings)
+            else "indicator",
+        ),
         series=series,
         indicators=rows,
-        warnings=coverage_warnings(session, config, at),
+        warnings=coverage_warnings(session, config, at, rows),
         basis=basis(rows),
     )
 
@@ -396,14 +401,25 @@ def basis(rows: list[IndicatorRow]) -> str:
     return said
 
 
-def coverage_warnings(session: Session, config: Config, at: datetime) -> list[str]:
-    """A warning per reading whose windows hold no stored entry at all (of any feed).
+def coverage_warnings(
+    session: Session, config: Config, at: datetime, rows: list[IndicatorRow]
+) -> list[str]:
+    """A warning per reading whose windows hold no stored entry at all (of any feed) although
+    some of its periods there were decided by silence.
 
-    A window that closed with nothing stored inside it resolves "no" on silence: true to the
-    rules, but it says nothing about the news. Said out loud, so nobody mistakes it for a test.
+    Watched but empty (every poll answered, nothing new): true to the rules, but it says
+    nothing about the news. Said out loud, so nobody mistakes it for a test.
     """
     warnings = []
     for reading in config.readings:
+        silent = [
+            cell
+            for row in rows
+            for cell in row.periods
+            if cell.reading == reading.id and cell.cause == Cause.SILENCE
+        ]
+        if not silent:
+            continue
         bounds = [window_bounds(config, ind, reading.id) for ind in config.indicators]
         opens = min(b[0] for b in bounds)
         closes = min(max(b[1] for b in bounds), at)
