@@ -317,6 +317,40 @@ def test_resolve_with_dates_decides_only_the_periods_they_fall_in(tmp_path, monk
     assert [(r["cause"], r["to"], r["source"]) for r in rows] == [
         ("manual", "yes", "https://example.org/summit")
     ]
+    shown = runner.invoke(app, ["history", "summit", *args], env={"COLUMNS": "250"}).output
+    assert "happened on 2019-01-15: the leaders met" in shown
+    no = runner.invoke(
+        app,
+        [
+            "resolve",
+            "summit",
+            "--no",
+            "--from",
+            "2019-02-01",
+            "--to",
+            "2019-03-02",
+            "--source",
+            "https://example.org/none",
+            "--note",
+            "no meeting",
+            "--json",
+            *args,
+        ],
+    )
+    assert no.exit_code == 0, no.output
+    assert json.loads(no.output) == {
+        "indicator": "summit",
+        "outcome": "no",
+        "on": None,
+        "from": "2019-02-01",
+        "to": "2019-03-02",
+        "source": "https://example.org/none",
+        "note": "no meeting",
+    }
+    card = json.loads(runner.invoke(app, ["scorecard", "--format", "json", *args]).output)
+    summit = next(i for i in card["indicators"] if i["id"] == "summit")
+    dove = next(p for p in summit["periods"] if p["reading"] == "dove")
+    assert (dove["status"], dove["cause"], dove["coverage"]) == ("no", "manual", 1.0)
     bad = runner.invoke(
         app,
         [

@@ -36,7 +36,7 @@ def _changes(changes: list) -> list[dict[str, str | None]]:
 
 
 def _print_changes(changes: list, nothing: str) -> None:
-    if not changes:
+    if not changes and nothing:
         typer.echo(nothing)
     for c in changes:
         typer.echo(f"{c.indicator_id}: {c.old_state} -> {c.new_state} ({c.cause}) {c.note or ''}")
@@ -124,7 +124,24 @@ def resolve(
         return []
 
     said = f"happened on {day}" if outcome else f"did not happen from {first} to {last}"
-    _review(dated, config_path, as_json, nothing=f"{indicator_id}: recorded by hand: {said}")
+    _review(
+        dated,
+        config_path,
+        False,
+        nothing="" if as_json else f"{indicator_id}: recorded by hand: {said}",
+    )
+    if as_json:
+        emit_json(
+            {
+                "indicator": indicator_id,
+                "outcome": "yes" if outcome else "no",
+                "on": day and day.isoformat(),
+                "from": first and first.isoformat(),
+                "to": last and last.isoformat(),
+                "source": source,
+                "note": note,
+            }
+        )
 
 
 def reopen(
@@ -192,7 +209,7 @@ def history(
                 row.note,
                 f"#{row.evidence_id} {row.evidence_title} ({row.evidence_source})"
                 if row.evidence_id
-                else "",
+                else row.source or "",
             ]
             for row in rows
         ],
