@@ -21,7 +21,7 @@ holds the indicator's state at "resolved" until it is reopened.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -226,6 +226,23 @@ class Facts:
     manual: dict[str, Resolution]
     dated: dict[str, list[DatedFact]]
     spans: list[Span]
+    # Each indicator's standing evidence (id, source, published), read once when first needed:
+    # one query per indicator instead of one per period.
+    evidence: dict[str, list[tuple[int, str, datetime]]] = field(default_factory=dict)
+
+    def evidence_of(self, session: Session, indicator_id: str) -> list[tuple[int, str, datetime]]:
+        if indicator_id not in self.evidence:
+            rows = session.exec(
+                select(Evidence.id, Evidence.source, Evidence.published_at)
+                .where(
+                    Evidence.indicator_id == indicator_id,
+                    col(Evidence.rejected).is_(False),
+                    col(Evidence.retracted).is_(False),
+                )
+                .order_by(col(Evidence.published_at), col(Evidence.id))
+            ).all()
+            self.evidence[indicator_id] = [(i or 0, src, aware(at) or at) for i, src, at in rows]
+        return self.evidence[indicator_id]
 
 
 def load_facts(session: Session, config: Config) -> Facts:
@@ -348,25 +365,13 @@ def resolve_period(
                 return done(
                     False, end, cause, note=fact.note, status=PeriodStatus.NO, source=fact.source
                 )
-    rows = session.exec(
-        select(Evidence.id, Evidence.source, Evidence.published_at)
-        .where(
-            Evidence.indicator_id == indicator.id,
-            col(Evidence.rejected).is_(False),
-            col(Evidence.retracted).is_(False),
-            Evidence.published_at >= start,
-            Evidence.published_at < end,
-            Evidence.published_at <= now,
-        )
-        .order_by(col(Evidence.published_at), col(Evidence.id))
-    ).all()
     sources: set[str] = set()
-    for evidence_id, source, published in rows:
+    for evidence_id, source, published in facts.evidence_of(session, indicator.id):
+        if not start <= published < end or published > now:
+            continue
         sources.add(source)
         if len(sources) >= config.corroboration(indicator):
-            return done(
-                True, aware(published), Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES
-            )
+            return done(True, published, Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES)
     if now < end:
         return done(None)
     if seen >= need:

@@ -175,8 +175,10 @@ class View:
     def comparison_note(self) -> str:
         n = self.card.comparison.n
         split = [row.id for row in self.card.indicators if row.in_comparison and row.split]
+        repeats = any("#" in unit for unit in self.card.comparison.log10_likelihoods)
+        what = "indicator period(s)" if repeats else "indicator(s)"
         note = (
-            f"Bayes factor and posterior over the {n} indicator(s) resolved for every reading, "
+            f"Bayes factor and posterior over the {n} {what} resolved for every reading, "
             "each reading judged on its own window's outcome"
         )
         return note + (
