@@ -5,7 +5,8 @@ drops it when the process dies) and a second daemon refuses to start. On Postgre
 daemons share the work:
 
 - `one_at_a_time(session, Job.X)`: a transaction-level lock around the jobs that queue alerts
-  (deciding, feed health, reminders, the scorecard), released at commit or rollback;
+  (deciding, feed health, reminders, the scorecard), released at commit or rollback (on
+  SQLite the database's write lock, which also keeps the daemon's own threads apart);
 - `hold_worker_lock`: a session-level lock on the daemon's id for its whole life, which
   `worker_is_alive` tests to tell a live claim from one a crash cut off;
 - `claim_feeds`: a lock per feed for the time it is being polled.
@@ -43,9 +44,21 @@ WORKER_ALIVE = 0x7761_0200
 
 
 def one_at_a_time(session: Session, job: Job) -> None:
-    """On PostgreSQL, wait until no other daemon runs `job`; SQLite has one daemon anyway."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Wait until no other transaction runs `job`, then hold it until this one ends.
+
+    PostgreSQL: a transaction-level advisory lock on the job (other daemons, other threads).
+    SQLite: the database's write lock, taken before the first read (`BEGIN IMMEDIATE`): the
+    daemon's poll, deliver and windows threads all decide, and a deferred transaction would
+    let two of them read the same undecided changes before either writes. Call it first in
+    the transaction, before anything is read.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": job.value})
+    elif dialect == "sqlite":
+        driver = session.connection().connection.dbapi_connection
+        if driver is not None and not driver.in_transaction:
+            session.execute(text("BEGIN IMMEDIATE"))
 
 
 def hold_worker_lock(engine: Engine, worker_id: int) -> Connection:
