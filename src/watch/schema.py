@@ -46,6 +46,7 @@ __all__ = [
     "IndicatorState",
     "Kind",
     "MessageKind",
+    "OutgoingMessage",
     "PeriodStatus",
     "Resolution",
     "State",
@@ -249,13 +250,27 @@ class Delivery(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_column=utc_column(nullable=False))
     last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column())
     sent_at: datetime | None = Field(default=None, sa_column=utc_column())
-    message_key: str | None = Field(default=None, max_length=80)  # idempotency key last used
+    # the message that carried it (OutgoingMessage.key); set when that message is first tried
+    message_key: str | None = Field(default=None, max_length=80, index=True)
     since_state: str | None = Field(default=None, max_length=20)  # old state of what it replaced
     claimed_by: int | None = None  # the worker sending it right now (see watch.alerts.delivery)
     claimed_at: datetime | None = Field(default=None, sa_column=utc_column())
     interrupted: int = 0  # attempts cut off by a crash: each may have reached the sink
     last_error: str | None = Field(default=None, sa_column=text_column())
     note: str | None = Field(default=None, sa_column=text_column())  # superseded by, retried...
+
+
+class OutgoingMessage(SQLModel, table=True):
+    """A message as first sent to a channel. Its deliveries carry its key; a re-send (after
+    an error or a crash) repeats this content under this key, so a sink sees one message."""
+
+    __tablename__ = "message"  # type: ignore[assignment]
+
+    key: str = Field(primary_key=True, max_length=80)
+    channel: str = Field(max_length=200)
+    subject: str = Field(sa_column=text_column(nullable=False))
+    content: str = Field(sa_column=text_column(nullable=False))  # the Message, as JSON
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class FeedWatch(SQLModel, table=True):

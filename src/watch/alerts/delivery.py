@@ -1,19 +1,23 @@
-"""Deliver queued alerts, channel by channel: claim → stages → render → send → record.
+"""Deliver queued alerts, channel by channel: claim → stages → compose → send → record.
 
     claim → take over crashed claims → watch.alerts.stages (give up old → supersede
           → scorecard alone → backoff → quiet hours → rate limit → digest → group wait)
-          → render → send → record
+          → compose (watch.alerts.render: as many messages as the channel's limits need)
+          → per message: count the attempt → send → record
 
 `claim` reads the channel's pending deliveries (on PostgreSQL with `FOR UPDATE SKIP
-LOCKED`, the row locks held until the result is recorded, so two daemons never send the same
-delivery; the server drops the locks if the process dies). What the stages leave becomes one
-`Message` per channel (watch.alerts.render), is sent once, and is recorded: sent, or retried
-later with backoff (and Retry-After), or failed on a permanent error.
+LOCKED`) and marks the ones it composes into messages as this worker's before the
+transaction ends, so two daemons never send the same delivery. Each message is stored under
+its key (`OutgoingMessage`) and its deliveries carry that key: the record of which message
+carried which alert. Before a message is sent its attempt is counted and committed; after,
+its deliveries are recorded: sent, or retried later with backoff (and Retry-After), or failed
+on a permanent error. When a channel asks to retry, the messages after it wait too.
 
 The guarantee is at-least-once with a tiny window: a delivery is marked sent in the same
 moment the channel returns, so only a crash between the sink accepting a message and that
-commit can send it again. Every retry of the same set of alerts carries the same message
-key (email: the same Message-ID), so sinks that deduplicate see one message.
+commit can send it again. Every re-send of a key carries the content first stored under it
+(email: the same Message-ID), and a message a crash cut off goes out again alone, never
+merged with newer alerts, so sinks that deduplicate see one message.
 """
 
 from __future__ import annotations
@@ -27,14 +31,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from watch.alerts.channels import Channel, Message
-from watch.alerts.render import render
+from watch.alerts.render import Outgoing, compose
 from watch.alerts.stages import STAGES
 from watch.alerts.step import Pending, Step, Tally
 from watch.clock import iso_z
 from watch.config import Config
 from watch.db import session_scope
 from watch.errors import PermanentDelivery, RetryableDelivery
-from watch.schema import Alert, Delivery, DeliveryStatus, StateChange
+from watch.schema import Alert, Delivery, DeliveryStatus, OutgoingMessage, StateChange
 
 
 class Worker:
@@ -70,7 +74,8 @@ class ChannelReport:
     superseded: int = 0
     resumed: int = 0  # deliveries taken back after a crash cut their attempt off
     held: str | None = None
-    message_key: str | None = None
+    message_key: str | None = None  # of the last message tried
+    messages: int = 0  # messages tried
     errors: list[str] = field(default_factory=list)
 
 
@@ -105,11 +110,12 @@ def deliver_channel(
     worker: Worker | None = None,
     tally: Tally | None = None,
 ) -> ChannelReport:
-    """Claim and stage in one short transaction, send with none open, record in another."""
+    """Claim, stage and compose in one short transaction; then per message count the
+    attempt, send with no transaction open, and record the outcome."""
     worker = worker or Worker()
     report = ChannelReport(channel.name)
     postgres = engine.dialect.name == "postgresql"
-    message = None
+    outgoing: list[Outgoing] = []
     with session_scope(engine) as session:
         policy = config.alerts.policy(channel.name)
         step = Step(session, config, channel.name, policy, now, flush=flush, tally=tally)
@@ -120,28 +126,68 @@ def deliver_channel(
             if not pending:
                 break
         if pending:
-            message = render(step, pending)
-            for p in pending:  # the claim is committed before the send: a crash leaves a trace
-                p.delivery.claimed_by, p.delivery.claimed_at = worker.id, now
-                p.delivery.message_key = message.key
-                session.add(p.delivery)
+            outgoing = compose(step, pending, channel.fits)
+            for out in outgoing:
+                out.message = keep(session, channel.name, out.message, now)
+                for p in out.pending:  # this worker's until recorded or given back
+                    p.delivery.claimed_by, p.delivery.claimed_at = worker.id, None
+                    p.delivery.message_key = out.message.key
+                    session.add(p.delivery)
     step.emit_logs()
-    if message is not None:
-        outcome = send(channel, message)
+    for i, out in enumerate(outgoing):
+        with session_scope(engine) as session:  # counted before the send: a crash leaves a trace
+            for d in _reload(session, out.pending):
+                d.attempts += 1
+                d.claimed_at = d.last_attempt_at = now
+        outcome = send(channel, out.message)
         with session_scope(engine) as session:
             step.session = session
-            for p in pending:
-                p.delivery = session.get_one(Delivery, p.delivery.id)
-            record(step, pending, message, outcome)
+            _reload(session, out.pending)
+            record(step, out.pending, out.message, outcome)
         step.emit_logs()
-        report.message_key = message.key
+        report.message_key, report.messages = out.message.key, report.messages + 1
         if outcome.error:
             report.errors.append(outcome.error)
+        if outcome.status == "retry":
+            with session_scope(engine) as session:
+                give_back(session, [p for later in outgoing[i + 1 :] for p in later.pending])
+            break
     report.held = step.held
     report.sent, report.failed = step.marked["sent"], step.marked["failed"]
     report.superseded, report.retrying = step.marked["superseded"], step.marked["retry"]
     report.resumed = step.marked["resumed"]
     return report
+
+
+def keep(session: Session, channel: str, message: Message, now: datetime) -> Message:
+    """Store `message` under its key, or, when that key was sent before, what it said then."""
+    stored = session.get(OutgoingMessage, message.key)
+    if stored is not None:
+        return Message.from_json(stored.content)
+    session.add(
+        OutgoingMessage(
+            key=message.key,
+            channel=channel,
+            subject=message.subject,
+            content=message.as_json(),
+            created_at=now,
+        )
+    )
+    return message
+
+
+def give_back(session: Session, pending: list[Pending]) -> None:
+    """Release deliveries composed into a message that was never tried this cycle."""
+    for d in _reload(session, pending):
+        d.claimed_by, d.message_key = None, None
+
+
+def _reload(session: Session, pending: list[Pending]) -> list[Delivery]:
+    """The batch's delivery rows in this session (each transaction loads its own)."""
+    for p in pending:
+        p.delivery = session.get_one(Delivery, p.delivery.id)
+        session.add(p.delivery)
+    return [p.delivery for p in pending]
 
 
 def claim(session: Session, channel: str, *, lock: bool) -> list[Pending]:
@@ -161,23 +207,31 @@ def claim(session: Session, channel: str, *, lock: bool) -> list[Pending]:
 
 def take_over(step: Step, pending: list[Pending], worker: Worker) -> list[Pending]:
     """Leave deliveries a live daemon is sending; take back those a crash cut off, noting
-    that they may arrive twice (the sink may have accepted them before the crash)."""
-    keep = []
+    that they may arrive twice (the sink may have accepted them before the crash) and
+    marking them to go out again as the same message. A claim whose attempt had not begun
+    (`claimed_at` unset) is simply taken back."""
+    kept = []
     for p in pending:
         d = p.delivery
         if d.claimed_by is None:
-            keep.append(p)
+            kept.append(p)
             continue
         if worker.is_alive(d.claimed_by):
             continue
+        if d.claimed_at is None:  # composed, never tried
+            d.claimed_by, d.message_key = None, None
+            step.session.add(d)
+            kept.append(p)
+            continue
         d.interrupted += 1
+        p.cut_off = True
         d.claimed_by = d.claimed_at = None
         d.note = "an attempt was cut off by a crash: this alert may arrive twice"
         step.session.add(d)
         step.marked["resumed"] += 1
         step.note(p, "resumed", d.note)
-        keep.append(p)
-    return keep
+        kept.append(p)
+    return kept
 
 
 def send(channel: Channel, message: Message) -> Outcome:
@@ -194,12 +248,11 @@ def send(channel: Channel, message: Message) -> Outcome:
 
 
 def record(step: Step, pending: list[Pending], message: Message, outcome: Outcome) -> None:
-    """Write what happened to every delivery in the batch, and log one line per alert."""
+    """Write what happened to every delivery of the message, and log one line per alert."""
     alerts = step.config.alerts
     for p in pending:
         d = p.delivery
-        d.attempts += 1
-        d.last_attempt_at, d.message_key = step.now, message.key
+        d.message_key = message.key
         d.claimed_by = d.claimed_at = None
         if outcome.status == "sent":
             step.finish(p, DeliveryStatus.SENT)

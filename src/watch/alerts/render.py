@@ -1,23 +1,41 @@
-"""Render a batch of deliveries into one `Message`: the state changes with their evidence and
-each reading's view, then the notices (feed health, reminders) as lines.
+"""Render a batch of deliveries into messages, as many as the channel's limits need: the
+state changes with their evidence and each reading's view, most serious first, then the
+notices (feed health, reminders) as lines.
 
-The key of a message is the same for every attempt at the same alerts on one channel, so
-sinks that deduplicate (email Message-ID) see one message however often it is retried.
+    compose: a message cut off by a crash → that message again, alone
+             the rest → packed in order while `channel.fits(message)`; a scorecard alone
+
+Nothing is ever summed up as "… N more": a change that does not fit starts the next
+message. The key of a message is the same for every attempt at the same alerts on one
+channel, so sinks that deduplicate (email Message-ID) see one message however often it is
+retried; watch.alerts.delivery stores what a key first said and re-sends exactly that.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
 from watch.alerts.channels import Change, EvidenceLine, Message
+from watch.alerts.channels.message import seriousness
 from watch.alerts.step import Pending, Step
-from watch.schema import Cause, Entry, Evidence, MessageKind, StateChange
+from watch.schema import AlertKind, Cause, Entry, Evidence, MessageKind, StateChange
 from watch.states import agrees, resolve_reading
 
 MAX_EVIDENCE = 5
+
+Fits = Callable[[Message], bool]
+
+
+@dataclass
+class Outgoing:
+    """One message and the deliveries it carries."""
+
+    message: Message
+    pending: list[Pending]
 
 
 def message_key(channel: str, alert_ids: Sequence[int]) -> str:
@@ -26,41 +44,93 @@ def message_key(channel: str, alert_ids: Sequence[int]) -> str:
     return "watch-" + hashlib.sha256(f"{channel}|{joined}".encode()).hexdigest()[:32]
 
 
-def render(step: Step, pending: list[Pending]) -> Message:
-    """One message for the batch: the changes, then the notices as lines."""
-    config = step.config
-    changes = [_change(step, p) for p in pending if p.change is not None]
-    notices = [p.alert for p in pending if p.change is None]
-    lines: list[str] = []
-    for alert in notices:
-        lines.append(alert.title)
-        lines.extend(f"  {line}" for line in alert.body.splitlines() if line.strip())
-    key = message_key(step.channel, [p.alert.id or 0 for p in pending])
-    if changes:
-        tally = step.tally(step.session, config, step.now) if step.tally else None
-        message = Message.for_changes(key, changes, tally=tally, url=config.alerts.url)
-        if lines:
-            subject = f"{message.subject} and {len(notices)} notice(s)"
-            message = Message(
-                key=key,
-                subject=subject,
-                kind=MessageKind.CHANGES,
-                changes=message.changes,
-                tally=message.tally,
-                lines=lines,
-                url=message.url,
-            )
-        return message
-    kinds = {a.kind for a in notices}
-    kind = MessageKind(kinds.pop() if len(kinds) == 1 else MessageKind.FEED_HEALTH)
-    subject = notices[0].title if len(notices) == 1 else f"{len(notices)} notices"
-    html = None
-    if kind == MessageKind.SCORECARD:  # rendered by the daemon when it queued the scorecard
-        card = notices[-1]
-        subject, lines, html = card.title, card.body.splitlines(), card.html
-    return Message(
-        key=key, subject=subject, kind=kind, lines=lines, html=html, url=config.alerts.url
-    )
+def compose(step: Step, pending: list[Pending], fits: Fits) -> list[Outgoing]:
+    """The batch as messages that each show in full on the channel (see the module doc)."""
+    build = _Builder(step)
+    out: list[Outgoing] = []
+    resent: dict[str, list[Pending]] = {}
+    rest: list[Pending] = []
+    for p in pending:
+        if p.cut_off and p.delivery.message_key:
+            resent.setdefault(p.delivery.message_key, []).append(p)
+        else:
+            rest.append(p)
+    out.extend(Outgoing(build(group), group) for group in resent.values())
+    cards = [p for p in rest if p.alert.kind == AlertKind.SCORECARD]
+    out.extend(Outgoing(build([card]), [card]) for card in cards)
+    changes = sorted((p for p in rest if p.change is not None), key=build.seriousness)
+    notices = [p for p in rest if p.change is None and p.alert.kind != AlertKind.SCORECARD]
+    group: list[Pending] = []
+    for p in [*changes, *notices]:
+        if group and not fits(build([*group, p])):
+            out.append(Outgoing(build(group), group))
+            group = []
+        group.append(p)
+    if group:
+        out.append(Outgoing(build(group), group))
+    return out
+
+
+class _Builder:
+    """Builds messages from deliveries, rendering each change once however often it is
+    tried in a candidate message."""
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        self._changes: dict[int, Change] = {}
+        self._tally: dict[str, float] | None = None
+        self._tallied = False
+
+    def change(self, p: Pending) -> Change:
+        key = p.delivery.id or 0
+        if key not in self._changes:
+            self._changes[key] = _change(self.step, p)
+        return self._changes[key]
+
+    def seriousness(self, p: Pending) -> int:
+        return seriousness(self.change(p))
+
+    def tally(self) -> dict[str, float] | None:
+        if not self._tallied:
+            step = self.step
+            self._tally = step.tally(step.session, step.config, step.now) if step.tally else None
+            self._tallied = True
+        return self._tally
+
+    def __call__(self, pending: list[Pending]) -> Message:
+        step = self.step
+        config = step.config
+        changes = [self.change(p) for p in pending if p.change is not None]
+        notices = [p.alert for p in pending if p.change is None]
+        lines: list[str] = []
+        for alert in notices:
+            lines.append(alert.title)
+            lines.extend(f"  {line}" for line in alert.body.splitlines() if line.strip())
+        key = message_key(step.channel, [p.alert.id or 0 for p in pending])
+        if changes:
+            message = Message.for_changes(key, changes, tally=self.tally(), url=config.alerts.url)
+            if lines:
+                subject = f"{message.subject} and {len(notices)} notice(s)"
+                message = Message(
+                    key=key,
+                    subject=subject,
+                    kind=MessageKind.CHANGES,
+                    changes=message.changes,
+                    tally=message.tally,
+                    lines=lines,
+                    url=message.url,
+                )
+            return message
+        kinds = {a.kind for a in notices}
+        kind = MessageKind(kinds.pop() if len(kinds) == 1 else MessageKind.FEED_HEALTH)
+        subject = notices[0].title if len(notices) == 1 else f"{len(notices)} notices"
+        html = None
+        if kind == MessageKind.SCORECARD:  # rendered by the daemon when it queued the scorecard
+            card = notices[-1]
+            subject, lines, html = card.title, card.body.splitlines(), card.html
+        return Message(
+            key=key, subject=subject, kind=kind, lines=lines, html=html, url=config.alerts.url
+        )
 
 
 def _change(step: Step, p: Pending) -> Change:

@@ -33,6 +33,8 @@ class Pending:
     delivery: Delivery
     alert: Alert
     change: StateChange | None = None
+    # a crash cut its last attempt off: it goes out again as that same message, unchanged
+    cut_off: bool = False
 
 
 @dataclass

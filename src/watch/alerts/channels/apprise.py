@@ -3,8 +3,10 @@
 The message goes out as plain text (the same rendering as the email's text part) with the
 subject as title. Apprise reports success or failure per service but not why in a form we
 can map onto retryable / permanent, so any failure is retryable; the delivery worker's age
-limit is what ends a hopeless one. Apprise URLs carry tokens in their paths: they are
-redacted from errors and from the apprise logger.
+limit is what ends a hopeless one. A message fits when its text is within the smallest body
+limit of the targets (Discord 2,000 characters, ntfy 7,800, most 32,768). Apprise URLs carry
+tokens in their paths: they are redacted from errors. Apprise's own log lines stay in
+Apprise (they are read back from its result for the error): watch says one line per failure.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from urllib.parse import urlsplit
 
 import apprise
 
-from watch.alerts.channels.message import Message, one_line, render_text
+from watch.alerts.channels.message import Message, one_line, render_text, text_fits
 from watch.alerts.channels.redaction import protect_logs, redact, redacted_url, url_secrets
 from watch.errors import InvalidChannelSettings, RetryableDelivery
 
 log = logging.getLogger(__name__)
+
+# Apprise logs every failure at ERROR itself; its result carries the same words, which the
+# delivery log line quotes, so its records stop at its own logger (where it captures them).
+logging.getLogger("apprise").propagate = False
 
 
 def split_urls(text: str) -> list[str]:
@@ -70,6 +76,15 @@ class AppriseChannel:
 
     def close(self) -> None:
         self._apprise.clear()
+
+    @property
+    def max_length(self) -> int:
+        """The smallest body limit among the targets (Apprise's `body_maxlen`)."""
+        limits = [server.body_maxlen for server in self._apprise if server.body_maxlen > 0]
+        return min(limits, default=32768)
+
+    def fits(self, message: Message) -> bool:
+        return text_fits(message) and len(render_text(message)) <= self.max_length
 
     def send(self, message: Message) -> None:
         try:

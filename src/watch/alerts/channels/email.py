@@ -30,6 +30,7 @@ from watch.alerts.channels.message import (
     one_line,
     render_text,
     state_change,
+    text_fits,
     tally_text,
     web_link,
 )
@@ -44,6 +45,8 @@ from watch.errors import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"plain": 25, "starttls": 587, "ssl": 465}
+# Well under what mail servers accept (10 MB and up) and what readers open comfortably.
+MAX_MAIL_BYTES = 1_000_000
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -129,6 +132,7 @@ class EmailChannel:
         ssl_context: ssl.SSLContext | None = None,
         subject_prefix: str = "[watch] ",
         max_changes: int = 25,
+        max_bytes: int = MAX_MAIL_BYTES,
         local_hostname: str | None = None,
         name: str = "email",
     ) -> None:
@@ -149,6 +153,7 @@ class EmailChannel:
         self.ssl_context = ssl_context
         self.subject_prefix = subject_prefix
         self.max_changes = max_changes
+        self.max_bytes = max_bytes
         self.local_hostname = local_hostname
 
     def __repr__(self) -> str:
@@ -172,6 +177,12 @@ class EmailChannel:
         html = message.html or render_html(message, max_changes=self.max_changes)
         mail.add_alternative(html, subtype="html")
         return mail
+
+    def fits(self, message: Message) -> bool:
+        """At most `max_changes` changes, every line, and a mail under `max_bytes`."""
+        if not text_fits(message, self.max_changes):
+            return False
+        return len(self.render(message).as_bytes()) <= self.max_bytes
 
     # -------------------------------------------------------------- sending
 

@@ -7,12 +7,23 @@ escapes anything: escaping belongs to the format a channel writes.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from watch.terms import MessageKind
+from watch.terms import MessageKind, State
+
+# Which change leads a message (and its subject): what settles a forecast first, then a
+# question opened again, then a first sign; a resolution by hand and a move back down last.
+SERIOUSNESS: dict[str, int] = {
+    State.BROKEN: 0,
+    State.CONFIRMED: 0,
+    State.REOPENED: 1,
+    State.SIGNALLED: 2,
+    State.RESOLVED: 3,
+}
 
 
 @dataclass(frozen=True)
@@ -61,15 +72,30 @@ class Message:
         tally: Mapping[str, float] | None = None,
         url: str | None = None,
     ) -> Message:
-        """A "changes" message whose subject is made from the changes themselves."""
+        """A "changes" message, the most serious change first; the subject names it."""
+        ordered = by_seriousness(changes)
         return cls(
             key=key,
-            subject=changes_subject(changes),
+            subject=changes_subject(ordered),
             kind=MessageKind.CHANGES,
-            changes=tuple(changes),
+            changes=ordered,
             tally=tally,
             url=url,
         )
+
+    def as_json(self) -> str:
+        """The message as stored, so that a re-send repeats exactly what was first sent."""
+        return json.dumps(asdict(self), default=_iso, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Message:
+        data: dict[str, Any] = json.loads(text)
+        changes = tuple(
+            Change(**{**c, "evidence": tuple(_evidence(e) for e in c["evidence"])})
+            for c in data.pop("changes")
+        )
+        kind, lines = MessageKind(data.pop("kind")), tuple(data.pop("lines"))
+        return cls(**data, kind=kind, changes=changes, lines=lines)
 
     @classmethod
     def test(cls, now: datetime) -> Message:
@@ -83,22 +109,52 @@ class Message:
         )
 
 
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in a message")
+
+
+def _evidence(data: dict[str, Any]) -> EvidenceLine:
+    published = data["published"]
+    return EvidenceLine(
+        title=data["title"],
+        source=data["source"],
+        published=datetime.fromisoformat(published) if published else None,
+        link=data["link"],
+    )
+
+
 class Channel(Protocol):
-    """Where alerts go. `send` raises RetryableDelivery or PermanentDelivery on failure."""
+    """Where alerts go. `send` raises RetryableDelivery or PermanentDelivery on failure;
+    `fits` says whether a message shows in full within the channel's limits (the delivery
+    chain splits a batch until each message fits, so nothing is cut to "… N more")."""
 
     name: str
 
     def send(self, message: Message) -> None: ...
 
+    def fits(self, message: Message) -> bool: ...
+
 
 # ---------------------------------------------------------------- words shared by renderings
 
 
+def seriousness(change: Change) -> int:
+    """0 for the changes that matter most (broken, confirmed), higher for the others."""
+    return SERIOUSNESS.get(change.new_state, len(SERIOUSNESS))
+
+
+def by_seriousness(changes: Sequence[Change]) -> tuple[Change, ...]:
+    """The most serious first; changes of equal weight keep their order."""
+    return tuple(sorted(changes, key=seriousness))
+
+
 def changes_subject(changes: Sequence[Change]) -> str:
-    """'sohae-construction → confirmed (+2 more)'."""
+    """'sohae-construction → confirmed (+2 more)', naming the most serious change."""
     if not changes:
         return "no changes"
-    first = changes[0]
+    first = min(changes, key=seriousness)
     more = f" (+{len(changes) - 1} more)" if len(changes) > 1 else ""
     return f"{first.indicator_id} → {first.new_state}{more}"
 
@@ -147,8 +203,21 @@ def web_link(url: str | None) -> str | None:
 # ---------------------------------------------------------------- plain text
 
 
+MAX_TEXT_CHANGES = 25  # changes in one plain-text (or email) message
+MAX_TEXT_LINES = 200  # free-text lines in one message
+
+
+def text_fits(message: Message, max_changes: int = MAX_TEXT_CHANGES) -> bool:
+    """Whether `render_text` shows every change and line of `message` (nothing "N more")."""
+    return len(message.changes) <= max_changes and len(message.lines) <= MAX_TEXT_LINES
+
+
 def render_text(
-    message: Message, *, max_changes: int = 25, max_evidence: int = 5, max_lines: int = 200
+    message: Message,
+    *,
+    max_changes: int = MAX_TEXT_CHANGES,
+    max_evidence: int = 5,
+    max_lines: int = MAX_TEXT_LINES,
 ) -> str:
     """The message as plain text, long ones truncated with "N more" (never split)."""
     paragraphs: list[list[str]] = []

@@ -6,8 +6,10 @@ evidence links and a context line (sources, latest time, cause); free-text lines
 then the link to watch. A top-level `text` carries the same news for notifications.
 
 Slack's rules: `&`, `<`, `>` in any text we did not write are escaped; at most 50 blocks,
-3,000 characters a section text, 2,000 a field, 150 the header; whatever does not fit is
-cut with "… N more". At most one message per `min_interval` seconds per webhook. A 429
+3,000 characters a section text, 2,000 a field, 150 the header. `fits` says whether a
+message shows in full (every change, reading, piece of evidence and line, and every change
+named in the notification text); the delivery chain splits a batch until it does, so the
+"… N more" cut is only a guard for a single alert too big for one message. At most one message per `min_interval` seconds per webhook. A 429
 raises RetryableDelivery carrying Retry-After, and until that time has passed the channel
 refuses to call Slack again (raising the same error with the time left), so a retrying
 caller cannot hammer it. The webhook URL never appears in errors or logs.
@@ -49,6 +51,7 @@ MAX_HEADER_TEXT = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_FALLBACK_TEXT = 3000
 MAX_EVIDENCE_LINES = 10
+MAX_FALLBACK_CHANGES = 10
 
 
 def escape(text: str) -> str:
@@ -124,10 +127,7 @@ def change_blocks(change: Change) -> list[dict[str, Any]]:
     blocks = [section(head, fields[:MAX_FIELDS])]
     evidence = change.evidence
     if evidence:
-        lines = [
-            "• " + link(e.link, one_line(e.title)[:300]) + " — " + fit(one_line(e.source), 100)
-            for e in evidence
-        ]
+        lines = _evidence_lines(change)
         blocks.append(
             section(join_within(lines, MAX_SECTION_TEXT, "pieces of evidence", MAX_EVIDENCE_LINES))
         )
@@ -145,6 +145,34 @@ def change_blocks(change: Change) -> list[dict[str, Any]]:
 
 def render_blocks(message: Message) -> list[dict[str, Any]]:
     """The message as at most 50 Block Kit blocks; whatever does not fit becomes "N more"."""
+    return _layout(message)[0]
+
+
+def shows_everything(message: Message) -> bool:
+    """Whether the payload of `message` leaves nothing out (no "… N more" anywhere)."""
+    if len(message.changes) > MAX_FALLBACK_CHANGES:
+        return False
+    if not all(_change_whole(change) for change in message.changes):
+        return False
+    return _layout(message)[1]
+
+
+def _change_whole(change: Change) -> bool:
+    if len(change.forecasts) > MAX_FIELDS or len(change.evidence) > MAX_EVIDENCE_LINES:
+        return False
+    return len("\n".join(_evidence_lines(change))) <= MAX_SECTION_TEXT
+
+
+def _evidence_lines(change: Change) -> list[str]:
+    return [
+        "• " + link(e.link, one_line(e.title)[:300]) + " — " + fit(one_line(e.source), 100)
+        for e in change.evidence
+    ]
+
+
+def _layout(message: Message) -> tuple[list[dict[str, Any]], bool]:
+    """The blocks, and whether every change and line is among them."""
+    whole = True
     blocks: list[dict[str, Any]] = [
         {
             "type": "header",
@@ -163,6 +191,7 @@ def render_blocks(message: Message) -> list[dict[str, Any]]:
         candidate = [{"type": "divider"}, *change_blocks(change)]
         if len(blocks) + len(candidate) > budget:
             blocks.append(section(more(len(message.changes) - i, "changes")))
+            whole = False
             break
         blocks.extend(candidate)
 
@@ -170,12 +199,13 @@ def render_blocks(message: Message) -> list[dict[str, Any]]:
     while start < len(lines):
         if len(blocks) >= budget:
             blocks.append(section(more(len(lines) - start, "lines")))
+            whole = False
             break
         text, used = _take_lines(lines, start, MAX_SECTION_TEXT)
         if text.strip():
             blocks.append(section(text))
         start += used
-    return blocks + trailer
+    return blocks + trailer, whole
 
 
 def _take_lines(lines: Sequence[str], start: int, limit: int) -> tuple[str, int]:
@@ -195,10 +225,10 @@ def _take_lines(lines: Sequence[str], start: int, limit: int) -> tuple[str, int]
 def fallback_text(message: Message) -> str:
     """The top-level `text`: what a phone notification shows."""
     parts = [one_line(message.subject)]
-    for change in message.changes[:10]:
+    for change in message.changes[:MAX_FALLBACK_CHANGES]:
         parts.append(f"{change.indicator_id} {state_change(change)}")
-    if len(message.changes) > 10:
-        parts.append(more(len(message.changes) - 10, "changes"))
+    if len(message.changes) > MAX_FALLBACK_CHANGES:
+        parts.append(more(len(message.changes) - MAX_FALLBACK_CHANGES, "changes"))
     return fit("\n".join(parts), MAX_FALLBACK_TEXT)
 
 
@@ -247,6 +277,9 @@ class SlackChannel:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def fits(self, message: Message) -> bool:
+        return shows_everything(message)
 
     def send(self, message: Message) -> None:
         body = payload(message)

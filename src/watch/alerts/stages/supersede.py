@@ -1,4 +1,7 @@
-"""A later change of an indicator replaces its unsent earlier ones (confirmed > signalled)."""
+"""A later change of an indicator replaces its unsent earlier ones (confirmed > signalled).
+
+One whose attempt a crash cut off stands: the sink may have it already, and it goes out
+again exactly as it was first sent."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ def supersede(step: Step, pending: list[Pending]) -> list[Pending]:
     keep = []
     for p in pending:
         winner = latest.get(p.alert.subject) if _is_move(p) else None
-        if winner is None or winner is p:
+        if winner is None or winner is p or p.cut_off:
             keep.append(p)
             continue
         earlier = p.delivery.since_state or (p.change.old_state if p.change else None)
