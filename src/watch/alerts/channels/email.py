@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"plain": 25, "starttls": 587, "ssl": 465}
 # Well under what mail servers accept (10 MB and up) and what readers open comfortably.
 MAX_MAIL_BYTES = 1_000_000
+HEADERS_BYTES = 4_000  # headers and MIME boundaries, generously
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -179,10 +180,14 @@ class EmailChannel:
         return mail
 
     def fits(self, message: Message) -> bool:
-        """At most `max_changes` changes, every line, and a mail under `max_bytes`."""
+        """At most `max_changes` changes, every line, and a mail under `max_bytes` (its two
+        parts counted as transfer-encoded, which grows them by a third at most)."""
         if not text_fits(message, self.max_changes):
             return False
-        return len(self.render(message).as_bytes()) <= self.max_bytes
+        text = render_text(message, max_changes=self.max_changes)
+        html = message.html or render_html(message, max_changes=self.max_changes)
+        parts = len(text.encode()) + len(html.encode())
+        return 4 * parts // 3 + HEADERS_BYTES <= self.max_bytes
 
     # -------------------------------------------------------------- sending
 
