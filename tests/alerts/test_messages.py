@@ -6,10 +6,18 @@ Slack receiver, real feeds over loopback, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from tests.support.alerting import (
@@ -22,11 +30,13 @@ from tests.support.alerting import (
     make_daemon,
     slack_channel,
     tracker,
+    write_tracker,
 )
 from tests.support.rss import item, rss
 from watch.alerts.channels import Change, Message
 from watch.alerts.channels.email import message_id
 from watch.alerts.channels.message import changes_subject
+from watch.alerts.outbox import list_deliveries
 from watch.config import load_config
 from watch.schema import Alert, Delivery, OutgoingMessage, StateChange
 
@@ -191,3 +201,63 @@ def test_a_batch_leads_with_the_broken_condition_on_every_channel(
     assert body.index("(test-freeze)") < body.index("(rocket-site-work)")
     [payload] = slack_receiver.delivered
     assert payload["blocks"][0]["text"]["text"] == "test-freeze → broken (+1 more)"
+
+
+WATCH = str(Path(sys.executable).parent / "watch")
+
+
+def test_a_send_cut_off_by_a_crash_goes_out_again_unchanged_and_alone(
+    tmp_path, database_url, engine, feed_server, smtp_server
+):
+    feed = GrowingFeed(feed_server)
+    path = write_tracker(tmp_path, [feed.url], open_windows=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WATCH_")},
+        "WATCH_DATABASE_URL": database_url,
+        "WATCH_SMTP_URL": smtp_server.url(),
+        "WATCH_MAIL_FROM": SENDER,
+    }
+    feed.publish(SITE_WORK)
+    smtp_server.reply_delay = 60  # the mail arrives; the reply never reaches watch
+    run = subprocess.Popen(
+        [WATCH, "run", "--once", "--config", str(path)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not smtp_server.received and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        run.send_signal(signal.SIGKILL)  # the crash: after the sink had it, before the record
+        run.wait(30)
+    assert len(smtp_server.received) == 1
+    smtp_server.reply_delay = 0
+
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE feed SET next_poll_at = NULL"))
+    feed.publish(ICBM)  # a newer alert: it must not join the re-send
+    clock = Clock(datetime.now(UTC))
+    daemon = make_daemon(engine, load_config(path), [email_channel(smtp_server)], clock)
+    try:
+        report = daemon.run_once()
+    finally:
+        daemon.close()
+
+    first, again, newer = smtp_server.received
+    for header in ("Message-ID", "Subject"):
+        assert again.message[header] == first.message[header]
+    for part in ("text/plain", "text/html"):
+        assert again.part(part) == first.part(part)
+    assert "(rocket-site-work)" in again.part("text/plain")
+    assert "(test-freeze)" not in again.part("text/plain")
+    assert "(test-freeze)" in newer.part("text/plain")
+    assert "(rocket-site-work)" not in newer.part("text/plain")
+    assert newer.message["Message-ID"] != first.message["Message-ID"]
+    assert report.deliveries[0].resumed == 1
+    with Session(engine) as session:
+        shown = {d.title.split(":")[0]: d for d in list_deliveries(session)}
+    resent = shown["rocket-site-work"]
+    assert (resent.status, resent.attempts) == ("sent", 2)  # the cut-off try counts
+    assert "may arrive twice" in (resent.note or "")
+    assert message_id(resent.message_key or "", SENDER) == first.message["Message-ID"]
+    assert (shown["test-freeze"].status, shown["test-freeze"].attempts) == ("sent", 1)

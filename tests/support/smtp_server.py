@@ -6,7 +6,9 @@
                        test time (tests that need it skip when openssl is missing)
 
 A server can be told to answer an SMTP error: `server.data_reply = "451 4.3.0 try later"`
-(every DATA), `server.refuse["bad@example.org"] = "550 5.1.1 no such user"` (one RCPT).
+(every DATA), `server.refuse["bad@example.org"] = "550 5.1.1 no such user"` (one RCPT), or
+to keep a mail and wait before saying so: `server.reply_delay = 30` (seconds; a client killed
+meanwhile never learns that the mail arrived).
 With `auth` set, MAIL without a successful AUTH gets 530, like a real submission server.
 """
 
@@ -79,6 +81,7 @@ class SMTPServer:
     certificate: TLSCertificate | None = None
     received: list[ReceivedMail] = field(default_factory=list)
     data_reply: str | None = None
+    reply_delay: float = 0.0
     refuse: dict[str, str] = field(default_factory=dict)
     auth_attempts: list[str] = field(default_factory=list)  # logins tried, never passwords
     port: int = 0
@@ -160,6 +163,8 @@ class _Handler:
         self.server.received.append(
             ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message)
         )
+        if self.server.reply_delay:
+            await asyncio.sleep(self.server.reply_delay)
         return "250 Message accepted for delivery"
 
 
