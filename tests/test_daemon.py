@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 import time
 from datetime import timedelta
@@ -354,3 +357,49 @@ def test_two_daemons_on_postgresql_never_poll_one_feed_at_once(tmp_path, engine,
             daemon.close()
     assert len(feed_server.requests_to("/news.xml")) == 1
     assert sorted(r.polled for r in reports) == [0, 1]
+
+
+def test_a_slow_poll_is_reported_once_not_on_every_tick(
+    tmp_path, engine, feed_server, slack_receiver, caplog
+):
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed])
+    feed_server.route("/news.xml", rss(item(SITE_WORK, guid="g1")), delay=1.5)
+    daemon = Daemon(engine, config, [], tick=timedelta(seconds=0.05))
+    with caplog.at_level(logging.INFO):
+        daemon.start()
+        try:
+            for _ in range(200):  # waits until the slow poll has been answered
+                if feed_server.requests_to("/news.xml") and not daemon._busy:
+                    break
+                time.sleep(0.05)
+        finally:
+            daemon.stop()
+    lines = [r.getMessage() for r in caplog.records]
+    assert not any("maximum number of running instances" in line for line in lines)
+    busy = [line for line in lines if "job=poll result=busy" in line]
+    assert len(busy) == len(feed_server.requests_to("/news.xml")) == 1
+
+
+def test_an_apprise_failure_is_one_line_from_watch(tmp_path, feed_server):
+    """`watch run` as a user runs it: Apprise's own ERROR line stays out of the log."""
+    feed = GrowingFeed(feed_server)
+    feed_server.route("/hook", "down", status=500)
+    path = write_tracker(tmp_path, [feed.url], open_windows=True)
+    feed.publish(SITE_WORK)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("WATCH_")},
+        "WATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'watch.db'}",
+        "WATCH_APPRISE_URLS": feed_server.url("/hook").replace("http://", "json://"),
+    }
+    watch = str(Path(sys.executable).parent / "watch")
+    run = subprocess.run(
+        [watch, "run", "--once", "--config", str(path)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert not any(" apprise " in line for line in lines), lines
+    failures = [line for line in lines if "JSON FAILURE" in line or "Failed to send" in line]
+    assert len(failures) == 1 and " watch.alerts " in failures[0], lines
+    assert "status=retry" in failures[0]

@@ -113,6 +113,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._postgres = engine.dialect.name == "postgresql"
         self._alive_connection: Connection | None = None
+        self._busy: set[str] = set()  # jobs still running when their next tick came
         self.worker = Worker(alive=self._is_alive if self._postgres else None)
 
     @property
@@ -174,12 +175,17 @@ class Daemon:
 
     def start(self) -> None:
         """Start the scheduler's jobs in background threads (each job runs one at a time)."""
+        from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MAX_INSTANCES
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.cron import CronTrigger
         from apscheduler.triggers.interval import IntervalTrigger
 
         self.acquire()
         scheduler = BackgroundScheduler(timezone=UTC)
+        quiet_skipped_ticks(logging.getLogger("apscheduler.scheduler"))
+        scheduler.add_listener(
+            self._on_job_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR
+        )
         first = datetime.now(UTC)
 
         def add(job: Callable[[], object], trigger: Any, name: str) -> None:
@@ -245,6 +251,19 @@ class Daemon:
             self.stop(wait=True)
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def _on_job_event(self, event: Any) -> None:
+        """One line when a job is still running at its next tick (APScheduler would warn on
+        every tick); it runs again at the first tick after it ends."""
+        from apscheduler.events import EVENT_JOB_MAX_INSTANCES
+
+        if event.code != EVENT_JOB_MAX_INSTANCES:
+            self._busy.discard(event.job_id)
+        elif event.job_id not in self._busy:
+            self._busy.add(event.job_id)
+            log.info(
+                "job=%s result=busy reason='still running: ticks skipped until done'", event.job_id
+            )
 
     def _guarded(self, job: Callable[[], object], name: str) -> Callable[[], None]:
         def run() -> None:
@@ -380,6 +399,22 @@ class Daemon:
         wanted = [(feed_id or 0, url) for feed_id, url in due if url in urls]
         with claim_feeds(self.engine, wanted) as mine:
             yield mine
+
+
+class _SkippedTickFilter(logging.Filter):
+    """Drops APScheduler's per-tick "maximum number of running instances" warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in str(record.msg)
+
+
+_SKIPPED_TICKS = _SkippedTickFilter()
+
+
+def quiet_skipped_ticks(logger: logging.Logger) -> None:
+    """Silence the scheduler's warning for a job still running; the daemon says it once."""
+    if _SKIPPED_TICKS not in logger.filters:
+        logger.addFilter(_SKIPPED_TICKS)
 
 
 def _scorecard_lines(card: Scorecard) -> list[str]:
