@@ -46,7 +46,7 @@ def test_threads_deciding_at_once_queue_each_change_once(tmp_path, engine):
             with session_scope(engine) as session:
                 for alert in decide(session, config, channels, START):
                     queued[alert.state_change_id or 0] += 1
-        except BaseException as error:  # noqa: BLE001 - the test reports every failure
+        except BaseException as error:  # the test reports every failure
             errors.append(error)
 
     for _ in range(ROUNDS):

@@ -30,8 +30,8 @@ from watch.alerts.channels.message import (
     one_line,
     render_text,
     state_change,
-    text_fits,
     tally_text,
+    text_fits,
     web_link,
 )
 from watch.alerts.channels.redaction import redact

@@ -9,10 +9,12 @@ Slack's rules: `&`, `<`, `>` in any text we did not write are escaped; at most 5
 3,000 characters a section text, 2,000 a field, 150 the header. `fits` says whether a
 message shows in full (every change, reading, piece of evidence and line, and every change
 named in the notification text); the delivery chain splits a batch until it does, so the
-"… N more" cut is only a guard for a single alert too big for one message. At most one message per `min_interval` seconds per webhook. A 429
-raises RetryableDelivery carrying Retry-After, and until that time has passed the channel
-refuses to call Slack again (raising the same error with the time left), so a retrying
-caller cannot hammer it. The webhook URL never appears in errors or logs.
+"… N more" cut is only a guard for a single alert too big for one message.
+
+At most one message per `min_interval` seconds per webhook. A 429 raises RetryableDelivery
+carrying Retry-After, and until that time has passed the channel refuses to call Slack
+again (raising the same error with the time left), so a retrying caller cannot hammer it.
+The webhook URL never appears in errors or logs.
 """
 
 from __future__ import annotations
