@@ -3,9 +3,10 @@
 `StateChange` rows are the source of truth: `watch.states` writes them in the same
 transaction as the evidence that caused them, so a crash can never lose one. `decide` turns
 every state change that has no `Alert` yet into an alert (or a skipped one, with the reason:
-`alert_on`, too old) and one pending `Delivery` per channel, in one transaction; a unique
-`Alert.key` makes that idempotent, and on PostgreSQL an advisory lock keeps two daemons from
-deciding at once. Feed-health notices, reminders and the scorecard enter through `enqueue`
+`alert_on`, too old) and one pending `Delivery` per channel, in one transaction. Deciding is
+single-flight (watch.locks.one_at_a_time, taken before the undecided changes are read: an
+advisory lock on PostgreSQL, the write lock on SQLite), so the daemon's threads and other
+daemons never decide one change twice; a unique `Alert.key` backs that up. Feed-health notices, reminders and the scorecard enter through `enqueue`
 with their own keys, so each goes out once however often the job that spots it runs.
 
 A delivery is pending → sent, or pending → failed (gave up: permanent error or older than
