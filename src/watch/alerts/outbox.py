@@ -6,8 +6,9 @@ every state change that has no `Alert` yet into an alert (or a skipped one, with
 `alert_on`, too old) and one pending `Delivery` per channel, in one transaction. Deciding is
 single-flight (watch.locks.one_at_a_time, taken before the undecided changes are read: an
 advisory lock on PostgreSQL, the write lock on SQLite), so the daemon's threads and other
-daemons never decide one change twice; a unique `Alert.key` backs that up. Feed-health notices, reminders and the scorecard enter through `enqueue`
-with their own keys, so each goes out once however often the job that spots it runs.
+daemons never decide one change twice; a unique `Alert.key` backs that up.
+Feed-health notices, reminders and the scorecard enter through `enqueue` with their own
+keys, so each goes out once however often the job that spots it runs.
 
 A delivery is pending → sent, or pending → failed (gave up: permanent error or older than
 `alerts.max_age`), or pending → superseded (a later state of the same indicator replaced it
