@@ -134,6 +134,10 @@ def test_a_backlog_behind_an_outage_arrives_whole_one_message_per_change(
         seen.update(shown)
     assert seen == Counter(list(topics))
 
+    print(
+        f"\nbacklog of {BACKLOG} changes: {len(mails)} mails, "
+        f"{len(slack_receiver.delivered)} Slack messages"
+    )
     with Session(engine) as session:
         rows = session.exec(
             select(Delivery, StateChange)
@@ -191,7 +195,7 @@ def test_a_batch_leads_with_the_broken_condition_on_every_channel(
     channels = [email_channel(smtp_server), slack_channel(slack_receiver, clock)]
     daemon = make_daemon(engine, config, channels, clock)
     try:
-        feed.publish(SITE_WORK, ICBM)  # signalled and broken, in one batch
+        feed.publish(ICBM, SITE_WORK)  # signalled and broken, in one batch, signalled first
         daemon.run_once()
     finally:
         daemon.close()
