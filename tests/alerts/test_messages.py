@@ -265,3 +265,22 @@ def test_a_send_cut_off_by_a_crash_goes_out_again_unchanged_and_alone(
     assert "may arrive twice" in (resent.note or "")
     assert message_id(resent.message_key or "", SENDER) == first.message["Message-ID"]
     assert (shown["test-freeze"].status, shown["test-freeze"].attempts) == ("sent", 1)
+
+
+def test_a_stored_message_reads_back_equal():
+    from watch.alerts.channels import EvidenceLine
+
+    line = EvidenceLine("Headline & <more>", "Wire", datetime(2019, 3, 7, 14, 5, tzinfo=UTC), None)
+    first = Message.for_changes(
+        "watch-1",
+        [
+            Change(
+                "a", "A", "quiet", "confirmed", {"hawk": 0.7}, {"hawk": True}, (line,), "evidence"
+            )
+        ],
+        tally={"hawk": 0.6},
+        url="https://desk.example.org",
+    )
+    notice = Message(key="watch-2", subject="s", kind=first.kind, lines=("one", "two"))
+    for message in (first, notice):
+        assert Message.from_json(message.as_json()) == message

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from tests.support.alerting import (
     ICBM,
+    RECIPIENTS,
+    SENDER,
     SITE_WORK,
     SITE_WORK_2,
     START,
@@ -25,6 +27,7 @@ from tests.support.alerting import (
     tracker,
     write_tracker,
 )
+from watch.alerts.channels.email import EmailChannel
 from watch.alerts.outbox import decide, list_deliveries
 from watch.alerts.render import message_key
 from watch.alerts.stages import hold_quiet_hours
@@ -372,3 +375,55 @@ def test_deliveries_a_live_daemon_is_sending_are_left_to_it(
         other.close()
         daemon.close()
     assert len(slack_receiver.delivered) == 1
+
+
+def test_a_split_batch_keeps_the_rate_limit_one_message_per_interval(
+    tmp_path, engine, feed_server, smtp_server
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed], "  channels:\n    email: {min_interval: 1h}\n")
+    one_change_a_mail = EmailChannel(smtp_server.url(), SENDER, RECIPIENTS, max_changes=1)
+    daemon = make_daemon(engine, config, [one_change_a_mail], clock)
+    try:
+        feed.publish(SITE_WORK, ICBM)
+        daemon.run_once()
+        assert len(smtp_server.received) == 1
+        clock.advance(minutes=30)
+        report = daemon.run_once()
+        assert report.deliveries[0].held == "rate limit: one message per 1h"
+        clock.advance(minutes=31)
+        daemon.run_once()
+    finally:
+        daemon.close()
+    subjects = [m.message["Subject"] for m in smtp_server.received]
+    assert subjects == ["[watch] test-freeze → broken", "[watch] rocket-site-work → signalled"]
+    assert deliveries(engine) == [
+        ("rocket-site-work", "email", "sent"),
+        ("test-freeze", "email", "sent"),
+    ]
+
+
+def test_a_claim_whose_attempt_never_began_is_taken_back_without_a_warning(
+    tmp_path, engine, feed_server, slack_receiver
+):
+    clock = Clock()
+    feed = GrowingFeed(feed_server)
+    config = tracker(tmp_path, [feed], "  group_wait: 1h\n")
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    try:
+        feed.publish(SITE_WORK)
+        daemon.run_once(flush=False)
+        with Session(engine) as session:  # composed by a daemon that died before sending
+            for delivery in session.exec(select(Delivery)):
+                delivery.claimed_by, delivery.message_key = 424242, "watch-composed"
+                session.add(delivery)
+            session.commit()
+        report = daemon.run_once()
+    finally:
+        daemon.close()
+    assert report.deliveries[0].resumed == 0 and len(slack_receiver.delivered) == 1
+    with Session(engine) as session:
+        delivery = session.exec(select(Delivery)).one()
+    assert (delivery.status, delivery.interrupted, delivery.attempts) == ("sent", 0, 1)
+    assert delivery.note is None

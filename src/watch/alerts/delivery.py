@@ -2,7 +2,8 @@
 
     claim → take over crashed claims → watch.alerts.stages (give up old → supersede
           → scorecard alone → backoff → quiet hours → rate limit → digest → group wait)
-          → compose (watch.alerts.render: as many messages as the channel's limits need)
+          → compose (watch.alerts.render: as many messages as the channel's limits need;
+            one of them when the channel has a `min_interval`)
           → per message: count the attempt → send → record
 
 `claim` reads the channel's pending deliveries (on PostgreSQL with `FOR UPDATE SKIP
@@ -32,7 +33,7 @@ from sqlmodel import Session, col, select
 
 from watch.alerts.channels import Channel, Message
 from watch.alerts.render import Outgoing, compose
-from watch.alerts.stages import STAGES
+from watch.alerts.stages import STAGES, one_message_per_interval
 from watch.alerts.step import Pending, Step, Tally
 from watch.clock import iso_z
 from watch.config import Config
@@ -126,7 +127,7 @@ def deliver_channel(
             if not pending:
                 break
         if pending:
-            outgoing = compose(step, pending, channel.fits)
+            outgoing = one_message_per_interval(step, compose(step, pending, channel.fits))
             for out in outgoing:
                 out.message = keep(session, channel.name, out.message, now)
                 for p in out.pending:  # this worker's until recorded or given back

@@ -146,3 +146,15 @@ def test_env_apprise_urls_make_one_channel_per_url(receiver):
 def test_env_without_channel_variables_gives_no_channels():
     env = {"WATCH_SLACK_WEBHOOK_URL": " ", "WATCH_APPRISE_URLS": "", "HOME": "/root"}
     assert channels_from_env(env, recipients=["a@example.org"], sender="w@example.org") == []
+
+
+def test_apprise_fits_within_the_smallest_body_limit_of_its_targets(receiver):
+    """Discord takes 2,000 characters a message; the JSON target 32,768."""
+    discord = AppriseChannel(["discord://4174216298/JHMHI8qBe7bk2ZwO5U711o3dV_js"])
+    assert discord.max_length == 2000
+    json_target = AppriseChannel([receiver.url()])
+    assert json_target.max_length == 32768
+    long = Message.for_changes("k", [message().changes[0]] * 12)
+    assert json_target.fits(long) and not discord.fits(long)
+    assert discord.fits(message())
+    assert not json_target.fits(Message.for_changes("k", [message().changes[0]] * 26))

@@ -12,7 +12,7 @@ from watch.alerts.stages.digest import hold_for_digest
 from watch.alerts.stages.give_up import give_up_old
 from watch.alerts.stages.group_wait import wait_for_burst
 from watch.alerts.stages.quiet_hours import hold_quiet_hours
-from watch.alerts.stages.rate_limit import hold_rate_limit
+from watch.alerts.stages.rate_limit import hold_rate_limit, one_message_per_interval
 from watch.alerts.stages.scorecard_alone import scorecard_alone
 from watch.alerts.stages.supersede import supersede
 from watch.alerts.step import Stage
@@ -35,6 +35,7 @@ __all__ = [
     "hold_for_digest",
     "hold_quiet_hours",
     "hold_rate_limit",
+    "one_message_per_interval",
     "scorecard_alone",
     "supersede",
     "wait_for_burst",
