@@ -15,6 +15,7 @@ WatchError
 ├── BadResolution            a dated resolution whose dates do not fit its outcome
 ├── DaemonAlreadyRunning     a second daemon on one SQLite database (or a bad lock)
 ├── InvalidArchive           a backtest archive that cannot be read
+├── InvalidLabelledSet       a labelled set for `watch eval` that cannot be read
 ├── InvalidChannelSettings   an alert channel's environment variables are malformed
 ├── UnknownDelivery          a delivery id that is not stored
 ├── AlreadySent              retry asked of a delivery that was sent
@@ -114,6 +115,10 @@ class BadResolution(WatchError):
 
 class InvalidArchive(WatchError):
     """A backtest archive that cannot be read."""
+
+
+class InvalidLabelledSet(WatchError):
+    """A labelled set (JSON lines for `watch eval`) that cannot be read; names FILE:LINE."""
 
 
 class DaemonAlreadyRunning(WatchError):

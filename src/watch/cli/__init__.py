@@ -6,6 +6,7 @@ One module per command group, over `common` (options, loading, failing, tables, 
     alerts     run, alerts [test | retry]
     review     resolve, reopen, reject, history
     scoring    scorecard, backtest
+    evaluation eval
 
 Heavy modules are imported inside the commands that need them, so `watch --help` stays fast.
 Exit codes: 0 success; 1 the work ran but something in it failed (a feed, a delivery); 2 bad
@@ -20,7 +21,7 @@ from typing import Annotated
 
 import typer
 
-from watch.cli import alerts, review, scoring, tracking
+from watch.cli import alerts, evaluation, review, scoring, tracking
 
 app = typer.Typer(
     help=(
@@ -63,4 +64,5 @@ for command in (
     scoring.backtest,
 ):
     app.command()(command)
+app.command("eval")(evaluation.eval_command)
 app.add_typer(alerts.alerts_app, name="alerts")
