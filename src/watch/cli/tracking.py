@@ -26,12 +26,22 @@ def validate(
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
-    """Check a tracker file; errors name the file, line and field (exit 2)."""
+    """Check a tracker file and run its examples; errors name the file, line and field
+    (exit 2)."""
+    from watch.errors import InvalidConfigFile
+    from watch.feeds.examples import failing_examples
+
     config = load(path or config_path)
+    assert config.path is not None
+    problems = failing_examples(config)
+    if problems:
+        raise fail(f"invalid tracker file\n{InvalidConfigFile(config.path, problems)}")
     rules = sum(len(ind.match) for ind in config.indicators)
+    examples = sum(len(i.examples.match) + len(i.examples.no_match) for i in config.indicators)
     typer.echo(
         f"{config.path}: ok: {len(config.readings)} readings, {len(config.indicators)} "
-        f"indicators, {rules} rules, {len(config.aliases)} aliases, {len(config.feeds)} feeds"
+        f"indicators, {rules} rules, {examples} examples, {len(config.aliases)} aliases, "
+        f"{len(config.feeds)} feeds"
     )
 
 

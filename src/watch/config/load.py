@@ -80,6 +80,12 @@ def _load_fast(path: Path) -> Config | None:
     return None if cross_check(config, {}) else config
 
 
+def read_with_lines(path: Path) -> Any:
+    """The file as ruamel's round-trip document, whose nodes know their lines (see
+    watch.config.problems.line_of); for checks that run after loading, such as examples."""
+    return _read_yaml(path)
+
+
 def _read_yaml(path: Path) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError

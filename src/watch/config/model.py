@@ -89,9 +89,11 @@ Term = Annotated[
 
 
 class Rule(Group):
-    """A named group: the name is stored with the evidence it produces."""
+    """A named group: the name is stored with the evidence it produces. `scope` says where
+    all of its parts must hold: the whole entry, one sentence of it, or its headline."""
 
     name: Id
+    scope: Literal["entry", "sentence", "headline"] = "entry"
 
 
 # ---------------------------------------------------------------- the tracker
@@ -112,6 +114,14 @@ class Reading(Strict):
     repeat: bool | None = Field(default=None, description="overrides defaults.repeat")
 
 
+class Examples(Strict):
+    """Entry texts (headline, or "headline. lead") the indicator must or must not match;
+    `watch validate` runs them, as unit tests of the rules."""
+
+    match: list[Annotated[str, Field(min_length=1)]] = []
+    no_match: list[Annotated[str, Field(min_length=1)]] = []
+
+
 class Indicator(Strict):
     id: Id
     title: str
@@ -124,6 +134,7 @@ class Indicator(Strict):
     alert_on: list[str] | None = None
     forecasts: dict[str, Forecast]
     match: list[Rule] = Field(min_length=1)
+    examples: Examples = Examples()
 
     @model_validator(mode="after")
     def _one_window(self) -> Indicator:

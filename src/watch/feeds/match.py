@@ -60,7 +60,7 @@ import ahocorasick
 
 from watch.config import Config, Group, RegexTerm
 
-__all__ = ["Match", "Matcher", "entry_text", "normalize"]
+__all__ = ["Match", "Matcher", "entry_text", "normalize", "sentences"]
 
 
 # ---------------------------------------------------------------- text
@@ -362,6 +362,32 @@ class _CompiledRule:
     indicator_id: str
     name: str
     group: _GroupTerm
+    scope: str  # "entry" | "sentence" | "headline"
+
+
+# A sentence ends at . ! ? or ; followed by a space, unless the word before the stop is a
+# single letter ("U.S.", "N. Korea") or a common abbreviation ("Gen.", "Sept.").
+_SENTENCE_END = re.compile(r"(?<=[.!?;])([\"”’')\]]*)\s+")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr gen lt col sgt adm sen rep gov pres st no vs jr sr inc co corp "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
+
+
+def sentences(text: str) -> list[str]:
+    """`text` cut into sentences; the headline that entry_text puts first is the first."""
+    out, start = [], 0
+    for stop in _SENTENCE_END.finditer(text):
+        end = stop.start() + len(stop.group(1))
+        before = text[start:end].rstrip(".!?;\"”’')]")
+        last_word = before.rsplit(None, 1)[-1] if before.split() else ""
+        last_word = last_word.rsplit(".", 1)[-1] if "." in last_word else last_word
+        if len(last_word) <= 1 or last_word.lower() in _ABBREVIATIONS:
+            continue
+        out.append(text[start:end])
+        start = stop.end()
+    out.append(text[start:])
+    return [part for part in out if part.strip()]
 
 
 class Matcher:
@@ -376,7 +402,9 @@ class Matcher:
         for i, indicator in enumerate(config.indicators):
             for source in indicator.match:
                 group = self._group(source)
-                self._rules.append(_CompiledRule(i, indicator.id, source.name, group))
+                self._rules.append(
+                    _CompiledRule(i, indicator.id, source.name, group, source.scope)
+                )
 
         self._automaton = ahocorasick.Automaton()
         for key, phrase_id in self._phrase_ids.items():
@@ -426,17 +454,36 @@ class Matcher:
         if not candidates:
             return []
         scan = _Scan(normalised, hits, self._phrases)
+        parts: list[_Scan] | None = None  # one scan per sentence, made when a rule needs them
         found: list[Match] = []
         matched: set[int] = set()
         for number in sorted(candidates):
             rule = self._rules[number]
-            if rule.indicator_index in matched or not rule.group.test(scan):
+            if rule.indicator_index in matched:
+                continue
+            if rule.scope == "entry":
+                where: _Scan | None = scan if rule.group.test(scan) else None
+            else:
+                if parts is None:
+                    parts = [self._scan(part) for part in sentences(text)]
+                scope = parts[:1] if rule.scope == "headline" else parts
+                where = next((part for part in scope if rule.group.test(part)), None)
+            if where is None:
                 continue
             matched.add(rule.indicator_index)
-            start, end = rule.group.span(scan)
-            span = normalised.original_span(start, end)
+            start, end = rule.group.span(where)
+            span = where.text.original_span(start, end)
             found.append(Match(rule.indicator_id, rule.name, span))
         return found
+
+    def _scan(self, text: str) -> _Scan:
+        """One pass of the automaton over `text` (a sentence of an entry)."""
+        normalised = _Text(text)
+        hits: dict[int, list[int]] = {}
+        if self._phrases and normalised.norm:
+            for last, phrase_id in self._automaton.iter(f" {normalised.norm} "):
+                hits.setdefault(phrase_id, []).append(last)
+        return _Scan(normalised, hits, self._phrases)
 
     # -- compiling
 
