@@ -23,7 +23,9 @@ def eval_command(
     ] = None,
     min_precision: Annotated[
         float | None,
-        typer.Option("--min-precision", min=0.0, max=1.0, help="Exit 1 if micro precision is below."),
+        typer.Option(
+            "--min-precision", min=0.0, max=1.0, help="Exit 1 if micro precision is below."
+        ),
     ] = None,
     min_recall: Annotated[
         float | None,
@@ -69,9 +71,7 @@ def _show(result: Evaluation) -> None:
 
     rows = [row(s.indicator, s) for s in result.scores]
     rows.append(row("micro (all)", result.micro))
-    table(
-        f"{result.items} items", ["indicator", "TP", "FP", "FN", "prec", "recall", "F1"], rows
-    )
+    table(f"{result.items} items", ["indicator", "TP", "FP", "FN", "prec", "recall", "F1"], rows)
     if result.near_misses:
         share = result.near_misses_clean / result.near_misses
         typer.echo(

@@ -69,7 +69,7 @@ def cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
                     ("indicators", i, "alert_on"), f"{state!r} is not a state of a {indicator.kind}"
                 )
         for j, rule in enumerate(indicator.match):
-            for term in _terms(rule):
+            for term in [*_terms(rule), *rule.background]:
                 if term.startswith("@") and term[1:] not in config.aliases:
                     add(("indicators", i, "match", j), f"unknown alias {term!r}")
                 elif not term.strip("@* "):

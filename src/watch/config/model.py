@@ -94,6 +94,9 @@ class Rule(Group):
 
     name: Id
     scope: Literal["entry", "sentence", "headline"] = "entry"
+    background: list[str] = Field(
+        default=[], description="cues opening a clause whose words the rule does not see"
+    )
 
 
 # ---------------------------------------------------------------- the tracker

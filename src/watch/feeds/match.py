@@ -116,6 +116,8 @@ def normalize(text: str) -> str:
 
 
 _SPACE_RUN = re.compile(r"^ +|  +")
+_CLAUSE_BREAK = re.compile(r"[,;:()\[\]—–]|\s-\s")
+BACKGROUND_WORDS = 12  # a background clause ends at a clause break or after this many words
 
 
 class _Text:
@@ -129,6 +131,18 @@ class _Text:
             self.index = [i for i, char in enumerate(text) for _ in _TABLE[ord(char)]]
         self.norm = " ".join(self.spaced.split())
         self._shifts: tuple[list[int], list[int]] | None = None
+        self._breaks: list[int] | None = None
+
+    def clause_breaks(self) -> list[int]:
+        """Normalised word numbers that start a new clause (after , ; : ( ) or a dash)."""
+        if self._breaks is None:
+            self._breaks = sorted(
+                {
+                    len(normalize(self.original[: m.start()]).split())
+                    for m in _CLAUSE_BREAK.finditer(self.original)
+                }
+            )
+        return self._breaks
 
     def original_span(self, start: int, end: int) -> str:
         """The original text behind normalised text[start:end] (both ends inside words)."""
@@ -188,7 +202,7 @@ class _Scan:
         self.text = text
         self.hits = hits
         self.hit_ids = set(hits)  # a set, so isdisjoint walks the smaller side
-        self._phrases = phrases
+        self.phrases = phrases
         self._regex: dict[re.Pattern[str], re.Match[str] | None] = {}
         self._places: dict[int, list[tuple[int, int, int, int]]] = {}
 
@@ -200,7 +214,7 @@ class _Scan:
     def places(self, phrase_id: int) -> list[tuple[int, int, int, int]]:
         """(start, end, first word, last word) of each hit of a phrase, in normalised text."""
         if phrase_id not in self._places:
-            info, norm, out = self._phrases[phrase_id], self.text.norm, []
+            info, norm, out = self.phrases[phrase_id], self.text.norm, []
             for last in self.hits.get(phrase_id, ()):
                 # `last` indexes " " + norm + " ": the key's last char (a space unless prefix)
                 start = last - info.key_length + 1
@@ -213,6 +227,29 @@ class _Scan:
                 out.append((start, end, first_word, first_word + info.words - 1))
             self._places[phrase_id] = out
         return self._places[phrase_id]
+
+
+def _without_background(scan: _Scan, cues: _PhraseTerm) -> _Scan:
+    """The scan with every hit that starts inside a background clause dropped: from a cue's
+    first word to the next clause break, at most BACKGROUND_WORDS words after the cue."""
+    masked: list[tuple[int, int]] = []
+    breaks = scan.text.clause_breaks()
+    for _start, _end, first, last in cues.places(scan):
+        k = bisect_right(breaks, last)
+        stop = min(breaks[k] if k < len(breaks) else 1 << 30, last + 1 + BACKGROUND_WORDS)
+        masked.append((first, stop))
+    if not masked:
+        return scan
+    hits = {}
+    for phrase_id in scan.hits:
+        kept = [
+            last
+            for last, place in zip(scan.hits[phrase_id], scan.places(phrase_id), strict=True)
+            if not any(first <= place[2] < stop for first, stop in masked)
+        ]
+        if kept:
+            hits[phrase_id] = kept
+    return _Scan(scan.text, hits, scan.phrases)
 
 
 class _Term(Protocol):
@@ -363,6 +400,7 @@ class _CompiledRule:
     name: str
     group: _GroupTerm
     scope: str  # "entry" | "sentence" | "headline"
+    background: _PhraseTerm | None  # cues whose clauses the rule ignores
 
 
 # A sentence ends at . ! ? or ; followed by a space, unless the word before the stop is a
@@ -402,8 +440,9 @@ class Matcher:
         for i, indicator in enumerate(config.indicators):
             for source in indicator.match:
                 group = self._group(source)
+                background = self._phrase_term(source.background) if source.background else None
                 self._rules.append(
-                    _CompiledRule(i, indicator.id, source.name, group, source.scope)
+                    _CompiledRule(i, indicator.id, source.name, group, source.scope, background)
                 )
 
         self._automaton = ahocorasick.Automaton()
@@ -462,12 +501,14 @@ class Matcher:
             if rule.indicator_index in matched:
                 continue
             if rule.scope == "entry":
-                where: _Scan | None = scan if rule.group.test(scan) else None
+                scope = [scan]
             else:
                 if parts is None:
                     parts = [self._scan(part) for part in sentences(text)]
                 scope = parts[:1] if rule.scope == "headline" else parts
-                where = next((part for part in scope if rule.group.test(part)), None)
+            if rule.background is not None:
+                scope = [_without_background(part, rule.background) for part in scope]
+            where = next((part for part in scope if rule.group.test(part)), None)
             if where is None:
                 continue
             matched.add(rule.indicator_index)
