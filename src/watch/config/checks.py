@@ -69,7 +69,9 @@ def cross_check(config: Config, raw: Any) -> list[ConfigProblem]:
                     ("indicators", i, "alert_on"), f"{state!r} is not a state of a {indicator.kind}"
                 )
         for j, rule in enumerate(indicator.match):
-            for term in [*_terms(rule), *rule.background]:
+            headline = Group(any=rule.none_in_headline) if rule.none_in_headline else None
+            extra = _terms(headline) if headline else []
+            for term in [*_terms(rule), *rule.background, *extra]:
                 if term.startswith("@") and term[1:] not in config.aliases:
                     add(("indicators", i, "match", j), f"unknown alias {term!r}")
                 elif not term.strip("@* "):

@@ -97,6 +97,9 @@ class Rule(Group):
     background: list[str] = Field(
         default=[], description="cues opening a clause whose words the rule does not see"
     )
+    none_in_headline: list[Term] = Field(
+        default=[], description="terms that, in the headline, stop the rule anywhere"
+    )
 
 
 # ---------------------------------------------------------------- the tracker

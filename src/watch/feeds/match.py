@@ -401,6 +401,7 @@ class _CompiledRule:
     group: _GroupTerm
     scope: str  # "entry" | "sentence" | "headline"
     background: _PhraseTerm | None  # cues whose clauses the rule ignores
+    headline_veto: _GroupTerm | None  # terms that, in the headline, stop the rule
 
 
 # A sentence ends at . ! ? or ; followed by a space, unless the word before the stop is a
@@ -441,8 +442,15 @@ class Matcher:
             for source in indicator.match:
                 group = self._group(source)
                 background = self._phrase_term(source.background) if source.background else None
+                veto = (
+                    self._group(Group(any=source.none_in_headline))
+                    if source.none_in_headline
+                    else None
+                )
                 self._rules.append(
-                    _CompiledRule(i, indicator.id, source.name, group, source.scope, background)
+                    _CompiledRule(
+                        i, indicator.id, source.name, group, source.scope, background, veto
+                    )
                 )
 
         self._automaton = ahocorasick.Automaton()
@@ -500,11 +508,15 @@ class Matcher:
             rule = self._rules[number]
             if rule.indicator_index in matched:
                 continue
+            if rule.scope != "entry" or rule.headline_veto is not None:
+                if parts is None:
+                    parts = [self._scan(part) for part in sentences(text)]
+                if rule.headline_veto is not None and rule.headline_veto.test(parts[0]):
+                    continue
             if rule.scope == "entry":
                 scope = [scan]
             else:
-                if parts is None:
-                    parts = [self._scan(part) for part in sentences(text)]
+                assert parts is not None
                 scope = parts[:1] if rule.scope == "headline" else parts
             if rule.background is not None:
                 scope = [_without_background(part, rule.background) for part in scope]
