@@ -232,6 +232,8 @@ class _Scan:
 def _without_background(scan: _Scan, cues: _PhraseTerm) -> _Scan:
     """The scan with every hit that starts inside a background clause dropped: from a cue's
     first word to the next clause break, at most BACKGROUND_WORDS words after the cue."""
+    if cues.ids.isdisjoint(scan.hit_ids):
+        return scan
     masked: list[tuple[int, int]] = []
     breaks = scan.text.clause_breaks()
     for _start, _end, first, last in cues.places(scan):
@@ -271,7 +273,8 @@ class _PhraseTerm:
         return min(place[:2] for i in self.ids for place in scan.places(i))
 
     def places(self, scan: _Scan) -> list[tuple[int, int, int, int]]:
-        return sorted(place for i in self.ids if i in scan.hits for place in scan.places(i))
+        found = self.ids.intersection(scan.hit_ids)
+        return sorted(place for i in found for place in scan.places(i))
 
     def needs(self) -> list[frozenset[int]]:
         return [self.ids]
@@ -310,6 +313,10 @@ def _union(terms: Iterable[_Term]) -> frozenset[int]:
     return frozenset(i for t in terms if isinstance(t, _PhraseTerm) for i in t.ids)
 
 
+def _test(term: _Term, scan: _Scan, negatives: bool) -> bool:
+    return term.test(scan, negatives) if isinstance(term, _GroupTerm) else term.test(scan)
+
+
 class _GroupTerm:
     def __init__(
         self,
@@ -335,21 +342,23 @@ class _GroupTerm:
         self.none_phrases = _union(self.none_terms)
         self.none_other = [t for t in self.none_terms if not isinstance(t, _PhraseTerm)]
 
-    def test(self, scan: _Scan) -> bool:
+    def test(self, scan: _Scan, negatives: bool = True) -> bool:
+        """Whether the group holds; with negatives=False, `none` is not checked (at any
+        depth): what must hold on the whole entry for the group to hold in one sentence."""
         hits = scan.hit_ids
         for ids in self.required:
             if ids.isdisjoint(hits):
                 return False
-        if not self.none_phrases.isdisjoint(hits):
+        if negatives and not self.none_phrases.isdisjoint(hits):
             return False
         any_met = not self.any_terms or not self.any_phrases.isdisjoint(hits)
-        if not all(group.test(scan) for group in self.all_groups):
+        if not all(group.test(scan, negatives) for group in self.all_groups):
             return False
         if self.near is not None and self._near_span(scan) is None:
             return False
-        if not any_met and not any(term.test(scan) for term in self.any_other):
+        if not any_met and not any(_test(term, scan, negatives) for term in self.any_other):
             return False
-        if any(term.test(scan) for term in self.none_other):
+        if negatives and any(term.test(scan) for term in self.none_other):
             return False
         return all(term.test(scan) for term in self.all_regexes)
 
@@ -408,8 +417,41 @@ class _CompiledRule:
 # single letter ("U.S.", "N. Korea") or a common abbreviation ("Gen.", "Sept.").
 _SENTENCE_END = re.compile(r"(?<=[.!?;])([\"”’')\]]*)\s+")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr gen lt col sgt adm sen rep gov pres st no vs jr sr inc co corp "
-    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "gen",
+        "lt",
+        "col",
+        "sgt",
+        "adm",
+        "sen",
+        "rep",
+        "gov",
+        "pres",
+        "st",
+        "no",
+        "vs",
+        "jr",
+        "sr",
+        "inc",
+        "co",
+        "corp",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+    ]
 )
 
 
@@ -508,6 +550,8 @@ class Matcher:
             rule = self._rules[number]
             if rule.indicator_index in matched:
                 continue
+            if rule.scope != "entry" and not rule.group.test(scan, negatives=False):
+                continue  # what a sentence must hold, the whole entry lacks
             if rule.scope != "entry" or rule.headline_veto is not None:
                 if parts is None:
                     parts = [self._scan(part) for part in sentences(text)]
