@@ -10,7 +10,8 @@ import pytest
 
 from tests.support.paths import SHIPPED_TRACKER
 from watch.config import load_config
-from watch.feeds.match import Match, Matcher, entry_text, normalize
+from watch.errors import InvalidConfigFile
+from watch.feeds.match import Match, Matcher, entry_text, normalize, sentences
 
 SHIPPED = SHIPPED_TRACKER
 
@@ -808,3 +809,87 @@ def test_every_normalised_word_maps_back_to_its_original_text():
         for word in normalised.norm.split():
             assert normalize(normalised.original_span(at, at + len(word))) == word, text
             at += len(word) + 1
+
+
+# ---------------------------------------------------------------- scope, background, headline
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("One. Two.", ["One.", "Two."]),
+        ("U.S. and N. Korea talk. Then stop", ["U.S. and N. Korea talk.", "Then stop"]),
+        (
+            "Gen. Kim met Mr. Moon on Sept. 5 in Seoul. Done",
+            ["Gen. Kim met Mr. Moon on Sept. 5 in Seoul.", "Done"],
+        ),
+        ('He said "no." She left; he stayed!', ['He said "no."', "She left;", "he stayed!"]),
+        ("Headline: no stop", ["Headline: no stop"]),
+    ],
+)
+def test_sentences(text, expected):
+    assert sentences(text) == expected
+
+
+def test_sentence_scope_needs_every_part_in_one_sentence(tmp_path):
+    rules = """
+    - name: r
+      scope: sentence
+      all: [summit]
+      any: [held]
+      none: [cancelled]
+    """
+    m = matcher_for(tmp_path, rules)
+    assert spans(m, "The summit was held. Another was cancelled.") == ["summit"]
+    assert spans(m, "A summit is planned. Talks were held.") == []
+    assert spans(m, "The summit was held, then cancelled.") == []
+    entry = matcher_for(tmp_path, rules.replace("scope: sentence", "scope: entry"))
+    assert spans(entry, "A summit is planned. Talks were held.") == ["summit"]
+    assert spans(entry, "The summit was held. Another was cancelled.") == []
+
+
+def test_headline_scope_reads_only_the_first_sentence(tmp_path):
+    m = matcher_for(tmp_path, "- {name: r, scope: headline, all: [launch]}")
+    assert spans(m, entry_text("Rocket launch at dawn", "Nothing else.")) == ["launch"]
+    assert spans(m, entry_text("Quiet day", "A launch is expected.")) == []
+
+
+def test_background_cues_hide_their_clause(tmp_path):
+    rules = """
+    - name: r
+      scope: sentence
+      background: [after, "@since"]
+      all: [summit]
+    """
+    m = matcher_for(tmp_path, rules, aliases="{since: [since, weeks after]}")
+    assert spans(m, "Drills resume weeks after the summit") == []
+    assert spans(m, "Two days after the summit, drills resumed") == []
+    # the clause ends at a comma: what follows is news again
+    assert spans(m, "Days after the talks, a summit opened") == ["summit"]
+    assert spans(m, "The summit opened after the talks") == ["summit"]
+    # and after at most twelve words
+    long = "After " + "very " * 12 + "long waits the summit opened"
+    assert spans(m, long) == ["summit"]
+
+
+def test_headline_veto_stops_the_rule_anywhere(tmp_path):
+    rules = """
+    - name: r
+      scope: sentence
+      all: [summit]
+      none_in_headline: [cancels, {regex: "\\\\bcalls off\\\\b"}]
+    """
+    m = matcher_for(tmp_path, rules)
+    assert spans(m, entry_text("Leader cancels trip", "The summit was to open today.")) == []
+    assert spans(m, entry_text("Leader calls off trip", "The summit was to open today.")) == []
+    assert spans(m, entry_text("Trip goes ahead", "It cancels the summit doubts.")) == ["summit"]
+
+
+def test_background_and_headline_terms_need_known_aliases(tmp_path):
+    for rule in (
+        "- {name: r, all: [x], background: ['@missing']}",
+        "- {name: r, all: [x], none_in_headline: ['@missing']}",
+    ):
+        with pytest.raises(InvalidConfigFile) as caught:
+            matcher_for(tmp_path, rule)
+        assert "unknown alias '@missing'" in str(caught.value)
