@@ -35,6 +35,7 @@ bench: $(BIN)/watch
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/poll.py
+	-test -f ../shared/devset/devset.jsonl && $(BIN)/python bench/devset_backtest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
