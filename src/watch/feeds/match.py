@@ -132,6 +132,14 @@ class _Text:
         self.norm = " ".join(self.spaced.split())
         self._shifts: tuple[list[int], list[int]] | None = None
         self._breaks: list[int] | None = None
+        self._starts: list[int] | None = None
+
+    def word_starts(self) -> list[int]:
+        """Where each word of the normalised text starts."""
+        if self._starts is None:
+            norm = self.norm
+            self._starts = [0] + [i + 1 for i, char in enumerate(norm) if char == " "]
+        return self._starts
 
     def clause_breaks(self) -> list[int]:
         """Normalised word numbers that start a new clause (after , ; : ( ) or a dash)."""
@@ -234,21 +242,16 @@ def _without_background(scan: _Scan, cues: _PhraseTerm) -> _Scan:
     first word to the next clause break, at most BACKGROUND_WORDS words after the cue."""
     if cues.ids.isdisjoint(scan.hit_ids):
         return scan
-    masked: list[tuple[int, int]] = []
-    breaks = scan.text.clause_breaks()
+    breaks, starts = scan.text.clause_breaks(), scan.text.word_starts()
+    masked: list[tuple[int, int]] = []  # character ranges of the normalised text
     for _start, _end, first, last in cues.places(scan):
         k = bisect_right(breaks, last)
         stop = min(breaks[k] if k < len(breaks) else 1 << 30, last + 1 + BACKGROUND_WORDS)
-        masked.append((first, stop))
-    if not masked:
-        return scan
+        masked.append((starts[first], starts[stop] if stop < len(starts) else 1 << 30))
     hits = {}
-    for phrase_id in scan.hits:
-        kept = [
-            last
-            for last, place in zip(scan.hits[phrase_id], scan.places(phrase_id), strict=True)
-            if not any(first <= place[2] < stop for first, stop in masked)
-        ]
+    for phrase_id, lasts in scan.hits.items():
+        length = scan.phrases[phrase_id].key_length
+        kept = [x for x in lasts if not any(a <= x - length + 1 < b for a, b in masked)]
         if kept:
             hits[phrase_id] = kept
     return _Scan(scan.text, hits, scan.phrases)
