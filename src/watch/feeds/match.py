@@ -33,6 +33,22 @@ the last word of the other), else the first `all` term, else the `any` term that
 nested group gives its own span). So put the telling term first; filters such as
 "@north-korea" read better in `any`.
 
+Scope. A rule's `scope` says where its parts must hold together: `entry` (default, the whole
+text), `sentence` (one sentence: `none` then vetoes only its own sentence, and a lead holding
+two events does not mix them) or `headline` (the first sentence, which entry_text makes the
+title). `sentences` cuts the text at . ! ? ; followed by a space, keeping closing quotes, but
+not after a single letter ("U.S.", "N. Korea") or a common abbreviation ("Gen.", "Sept.").
+
+Background. A rule's `background` lists cues ("after", "weeks after", "since") that open a
+clause reporting what came before. A phrase hit that starts inside such a clause (from the
+cue's first word to the next , ; : ( ) [ ] or dash of the original text, and at most
+BACKGROUND_WORDS words past the cue) is invisible to that rule: to all, any, near and none.
+Regexes still see the whole text.
+
+Headline vetoes. A rule's `none_in_headline` terms, found in the headline, stop the rule for
+the whole entry: the headline states the news ("cancels summit" outweighs a later sentence on
+the summit's date).
+
 How it runs
 -----------
 Every phrase of every rule (aliases expanded) goes into one Aho-Corasick automaton as
@@ -43,6 +59,9 @@ many rules use, like an alias of the country, is likely common in the news); onl
 trigger was hit are evaluated.
 Regexes run only inside rules that are evaluated, at most once per entry each. Rules with no
 phrase they need (regex-only) are evaluated for every entry.
+A `sentence` or `headline` rule is first tried on the whole entry without its `none` terms (what
+must hold in a sentence holds in the entry); only then is the entry cut into sentences, each
+scanned by the same automaton, and the rule tried on each in order.
 """
 
 from __future__ import annotations
