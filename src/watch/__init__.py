@@ -3,7 +3,8 @@
 The library API, what the CLI calls and what scripts and tests may call, is re-exported
 here. Importing `watch` stays cheap: each name loads its module when first used.
 
-    feeds     fetch → parse → dedupe → match → record, joined by `poll`; `ingest`; `rematch`
+    feeds     fetch → parse → dedupe → match → record, joined by `poll`; `ingest`; `rematch`;
+              `evaluate` (rules vs labelled news), `failing_examples` (the tracker's examples)
     alerts    state changes → `decide` → `deliver` through stages → channels
     scoring   `build_scorecard`, `render_scorecard`, `run_backtest`
     review    `resolve`, `reopen`, `reject`, `history`, `close_windows`
@@ -32,6 +33,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "ingest": ("watch.feeds.ingest", "ingest"),
     "poll": ("watch.feeds.refresh", "poll"),
     "rematch": ("watch.feeds.rematch", "rematch"),
+    "evaluate": ("watch.feeds.evaluate", "evaluate"),
+    "read_labelled": ("watch.feeds.evaluate", "read_labelled"),
+    "failing_examples": ("watch.feeds.examples", "failing_examples"),
     # states, review and the read side
     "update_states": ("watch.states", "update_states"),
     "resolve_reading": ("watch.states", "resolve_reading"),

@@ -22,8 +22,7 @@ __all__ = ["failing_examples"]
 def failing_examples(config: Config, matcher: Matcher | None = None) -> list[ConfigProblem]:
     """Every example whose indicator does not do what the example says, with its line."""
     matcher = matcher or Matcher(config)
-    raw: Any = read_with_lines(config.path) if config.path else {}
-    problems = []
+    failed: list[tuple[tuple[Any, ...], str]] = []
     for i, indicator in enumerate(config.indicators):
         for key, expected in (("match", True), ("no_match", False)):
             for j, text in enumerate(getattr(indicator.examples, key)):
@@ -38,6 +37,9 @@ def failing_examples(config: Config, matcher: Matcher | None = None) -> list[Con
                         f"{indicator.id} should not match but rule {fired.rule} matched "
                         f"“{fired.span}” in “{text}”"
                     )
-                line = line_of(raw, ("indicators", i, "examples", key, j))
-                problems.append(ConfigProblem(line, "examples", message))
-    return problems
+                failed.append((("indicators", i, "examples", key, j), message))
+    if not failed:
+        return []
+    # Only a failure needs lines: the careful (slower) YAML reader runs then.
+    raw: Any = read_with_lines(config.path) if config.path else {}
+    return [ConfigProblem(line_of(raw, loc), "examples", message) for loc, message in failed]
