@@ -71,7 +71,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -565,28 +565,20 @@ class Matcher:
         if not candidates:
             return []
         scan = _Scan(normalised, hits, self._phrases)
-        parts: list[_Scan] | None = None  # one scan per sentence, made when a rule needs them
+        parts: list[_Scan] = []  # one scan per sentence, made when a rule first needs them
+
+        def sentence_scans() -> list[_Scan]:
+            if not parts:
+                parts.extend(self._scan(part) for part in sentences(text))
+            return parts
+
         found: list[Match] = []
         matched: set[int] = set()
         for number in sorted(candidates):
             rule = self._rules[number]
             if rule.indicator_index in matched:
                 continue
-            if rule.scope != "entry" and not rule.group.test(scan, negatives=False):
-                continue  # what a sentence must hold, the whole entry lacks
-            if rule.scope != "entry" or rule.headline_veto is not None:
-                if parts is None:
-                    parts = [self._scan(part) for part in sentences(text)]
-                if rule.headline_veto is not None and rule.headline_veto.test(parts[0]):
-                    continue
-            if rule.scope == "entry":
-                scope = [scan]
-            else:
-                assert parts is not None
-                scope = parts[:1] if rule.scope == "headline" else parts
-            if rule.background is not None:
-                scope = [_without_background(part, rule.background) for part in scope]
-            where = next((part for part in scope if rule.group.test(part)), None)
+            where = self._where(rule, scan, sentence_scans)
             if where is None:
                 continue
             matched.add(rule.indicator_index)
@@ -594,6 +586,23 @@ class Matcher:
             span = where.text.original_span(start, end)
             found.append(Match(rule.indicator_id, rule.name, span))
         return found
+
+    @staticmethod
+    def _where(
+        rule: _CompiledRule, scan: _Scan, sentence_scans: Callable[[], list[_Scan]]
+    ) -> _Scan | None:
+        """The scan (the entry, or the first sentence) in which `rule` holds, if any."""
+        if rule.scope != "entry" and not rule.group.test(scan, negatives=False):
+            return None  # what a sentence must hold, the whole entry lacks
+        if rule.headline_veto is not None and rule.headline_veto.test(sentence_scans()[0]):
+            return None
+        if rule.scope == "entry":
+            scope = [scan]
+        else:
+            scope = sentence_scans()[:1] if rule.scope == "headline" else sentence_scans()
+        if rule.background is not None:
+            scope = [_without_background(part, rule.background) for part in scope]
+        return next((part for part in scope if rule.group.test(part)), None)
 
     def _scan(self, text: str) -> _Scan:
         """One pass of the automaton over `text` (a sentence of an entry)."""
