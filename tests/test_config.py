@@ -221,3 +221,48 @@ def test_duplicate_keys_are_an_error_not_a_silent_overwrite(tmp_path):
     with pytest.raises(InvalidConfigFile) as caught:
         load_config(broken)
     assert "dup.yaml" in str(caught.value) and "duplicate" in str(caught.value).lower()
+
+
+# ------------------------------------------------- guards and unplaced errors
+
+
+def _first_problem(path):
+    with pytest.raises(InvalidConfigFile) as caught:
+        load_config(path)
+    return str(caught.value).splitlines()[0]
+
+
+def test_oversized_file_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "big.yaml"
+    filler = "".join(f"# padding line {i}\n" for i in range(150_000))
+    path.write_text(VALID + filler, encoding="utf-8")
+    first = _first_problem(path)
+    assert first.startswith(f"{path}: file too large:"), first
+    assert "bytes" in first
+
+
+def test_alias_bomb_is_refused_with_its_line(tmp_path):
+    lines = ["lol0: &l0 [a, a, a, a, a, a, a, a, a, a]"]
+    for level in range(1, 9):
+        lines.append(f"lol{level}: &l{level} [" + ", ".join([f"*l{level - 1}"] * 10) + "]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text(VALID + "\n".join(lines) + "\n", encoding="utf-8")
+    first = _first_problem(path)
+    assert first.startswith(f"{path}:1: "), first
+    assert "alias" in first
+
+
+def test_bad_date_names_line_and_field(tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_text(VALID.replace("2019-01-01", "2019-13-01"), encoding="utf-8")
+    first = _first_problem(path)
+    assert first.startswith(f"{path}:7: readings[0].published: "), first
+    assert "month" in first
+
+
+def test_binary_file_names_line_of_the_bad_byte(tmp_path):
+    path = tmp_path / "indicators.yaml"
+    path.write_bytes(VALID.encode() + b"feeds: []\n\x80\x81 binary\n")
+    first = _first_problem(path)
+    line = VALID.count("\n") + 2
+    assert first.startswith(f"{path}:{line}: not UTF-8 text: byte 0x80"), first

@@ -5,6 +5,10 @@ through ruamel.yaml's round-trip loader, which remembers the line of every key, 
 error at ``indicators[3].forecasts.orchard-2018.p`` is reported as
 ``indicators.yaml:57: indicators[3].forecasts.orchard-2018.p: ...``. Relative paths in the
 file resolve against its folder.
+
+Before either parser runs, the file must be under MAX_FILE_BYTES and be UTF-8 text, and its
+YAML aliases must not expand past MAX_EXPANDED_NODES: a tracker is tens of kilobytes, so a
+50 MB file or a "billion laughs" alias bomb is refused at once instead of eating memory.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from watch.config.problems import problem
 from watch.errors import ConfigProblem, InvalidConfigFile
 
 DEFAULT_CONFIG = "indicators.yaml"
+MAX_FILE_BYTES = 2_000_000  # the shipped tracker is 44 kB
+MAX_EXPANDED_NODES = 200_000  # YAML nodes once every alias is expanded
 
 
 def default_config_path() -> Path:
@@ -31,10 +37,11 @@ def default_config_path() -> Path:
 def load_config(path: Path | str | None = None) -> Config:
     """Read, validate and cross-check a tracker file; raise InvalidConfigFile with lines."""
     path = Path(path) if path else default_config_path()
-    config = _load_fast(path)
+    text = _read_text(path)
+    config = _load_fast(path, text)
     if config is not None:
         return config.model_copy(update={"path": path.resolve()})
-    raw = _read_yaml(path)
+    raw = _read_yaml(path, text)
     try:
         config = Config.model_validate(_plain(raw))
     except ValidationError as exc:
@@ -45,7 +52,63 @@ def load_config(path: Path | str | None = None) -> Config:
     return config.model_copy(update={"path": path.resolve()})
 
 
-def _load_fast(path: Path) -> Config | None:
+def _read_text(path: Path) -> str:
+    """The file as text: refused when missing, too big or not UTF-8 (with the bad byte's line)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file too large: {size:,} bytes (a tracker file is at most {MAX_FILE_BYTES:,})"
+            raise InvalidConfigFile(path, [ConfigProblem(None, "", message)])
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidConfigFile(path, [ConfigProblem(None, "", "file not found")]) from None
+    except IsADirectoryError:
+        raise InvalidConfigFile(path, [ConfigProblem(None, "", "a folder, not a file")]) from None
+    except OSError as exc:
+        problem_ = ConfigProblem(None, "", f"cannot read: {exc.strerror or exc}")
+        raise InvalidConfigFile(path, [problem_]) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        message = f"not UTF-8 text: byte 0x{byte} at column {column} (a binary file?)"
+        raise InvalidConfigFile(path, [ConfigProblem(line, "", message)]) from None
+
+
+def _check_expansion(node: Any, path: Path) -> None:
+    """Refuse a document whose aliases expand past MAX_EXPANDED_NODES (an alias bomb).
+
+    Aliases share one node object, so the expanded size is counted once per distinct node.
+    """
+    sizes: dict[int, int] = {}
+
+    def size(current: Any) -> int:
+        known = sizes.get(id(current))
+        if known is not None:
+            return known
+        sizes[id(current)] = 1  # a recursive alias counts once rather than looping
+        total = 1
+        if isinstance(current.value, list):
+            for item in current.value:
+                if isinstance(item, tuple):
+                    total += size(item[0]) + size(item[1])
+                else:
+                    total += size(item)
+        sizes[id(current)] = total
+        return total
+
+    if size(node) > MAX_EXPANDED_NODES:
+        line = node.start_mark.line + 1
+        message = (
+            f"YAML aliases expand to more than {MAX_EXPANDED_NODES:,} values "
+            "(an alias bomb?); refused"
+        )
+        raise InvalidConfigFile(path, [ConfigProblem(line, "", message)])
+
+
+def _load_fast(path: Path, text: str) -> Config | None:
     """A valid file read with libyaml's C parser (ten times faster); None on any doubt.
 
     The slow path below (ruamel's round-trip loader, YAML 1.2, with lines) decides every file
@@ -73,8 +136,18 @@ def _load_fast(path: Path) -> Config | None:
             list("tTfF"),
         )
 
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=StrictLoader)
+        loader = StrictLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None
+            _check_expansion(node, path)
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
         config = Config.model_validate(data)
+    except InvalidConfigFile:
+        raise
     except Exception:  # any problem at all: let the careful loader find and report it
         return None
     return None if cross_check(config, {}) else config
@@ -83,20 +156,25 @@ def _load_fast(path: Path) -> Config | None:
 def read_with_lines(path: Path) -> Any:
     """The file as ruamel's round-trip document, whose nodes know their lines (see
     watch.config.problems.line_of); for checks that run after loading, such as examples."""
-    return _read_yaml(path)
+    return _read_yaml(path, _read_text(path))
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, text: str) -> Any:
+    """The careful parse: ruamel's round trip (every key keeps its line).
+
+    Timestamps stay strings here, so a bad date (`2019-13-01`) reaches the schema and is
+    reported with its line and field instead of as an unplaced YAML error.
+    """
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.error import MarkedYAMLError
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidConfigFile(path, [ConfigProblem(None, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidConfigFile(path, [ConfigProblem(None, "", f"cannot read: {exc}")]) from None
+    class DatesAsText(RoundTripConstructor):
+        pass
+
+    DatesAsText.add_constructor("tag:yaml.org,2002:timestamp", DatesAsText.construct_yaml_str)
     yaml = YAML(typ="rt")
+    yaml.Constructor = DatesAsText
     yaml.allow_duplicate_keys = False
     try:
         data = yaml.load(text)
