@@ -1,4 +1,10 @@
-"""Open the database and keep its schema current (alembic migrations, run on open)."""
+"""Open the database: for writing (alembic migrations run when due) or for reading (never writes).
+
+Read commands (status, evidence, feeds, history, alerts, scorecard) open with `open_for_reading`:
+no migration, no folder made, SQLite opened read-only; a database without the current schema is
+a SchemaNotCurrent that says to run `watch migrate`. Every failure to open is a DatabaseError
+whose message is one line (URL with the password hidden, the driver's reason, no traceback).
+"""
 
 from __future__ import annotations
 
@@ -8,24 +14,79 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
+
+from watch.errors import DatabaseUnavailable, SchemaNotCurrent
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# The newest migration; tests check it against alembic's own view of the head.
+SCHEMA_HEAD = "0006"
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout; its folder is made."""
-    parsed = make_url(url)
+BACKENDS = ("sqlite", "postgresql")
+
+
+def parse_url(url: str) -> URL:
+    """A SQLAlchemy URL; `postgres://` is read as `postgresql://` (psycopg 3); others refused."""
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseUnavailable(f"not a database URL: {_reason(exc)}") from None
+    if parsed.drivername in ("postgres", "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in BACKENDS:
+        raise DatabaseUnavailable(
+            f"{shown(parsed)}: unsupported database {parsed.get_backend_name()!r} "
+            "(watch works with sqlite:/// and postgresql://)"
+        )
+    return parsed
+
+
+def shown(url: str | URL) -> str:
+    """A URL fit for an error message: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: show nothing of it that could be secret
+        return "the database URL"
+
+
+def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    A SQLite file's folder is made only when `create_folder` (the default db/ folder): a
+    mistyped path must not quietly become a new empty database.
+    """
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        _sqlite_folder(parsed, create_folder)
+        engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    return _server_engine(parsed, **kwargs)
+
+
+def _server_engine(parsed: URL, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    except ImportError as exc:  # a driver that is not installed
+        raise DatabaseUnavailable(f"{shown(parsed)}: driver not installed ({exc})") from None
+
+
+def _sqlite_folder(parsed: URL, create: bool) -> None:
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    folder = Path(database).parent
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not folder.is_dir():
+        raise DatabaseUnavailable(
+            f"{shown(parsed)}: folder {folder} does not exist (only the default db/ folder "
+            "is created on its own)"
+        )
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -52,28 +113,81 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(_alembic_config(engine), "head")
 
 
-# The newest migration; tests check it against alembic's own view of the head.
-SCHEMA_HEAD = "0006"
-
-
-def schema_is_current(engine: Engine) -> bool:
+def schema_version(engine: Engine) -> str | None:
+    """The stored migration, or None on a database without a schema; unreachable: raises."""
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
     try:
         with engine.connect() as connection:
+            has_table = engine.dialect.has_table(connection, "alembic_version")
+            if not has_table:
+                return None
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
-    except DBAPIError:  # no alembic_version table yet: a new database
-        return False
-    return [row[0] for row in versions] == [SCHEMA_HEAD]
+    except DBAPIError as exc:
+        raise DatabaseUnavailable(f"{shown(engine.url)}: {_reason(exc)}") from None
+    return ",".join(row[0] for row in versions) or None
 
 
-def open_database(url: str) -> Engine:
+def schema_is_current(engine: Engine) -> bool:
+    return schema_version(engine) == SCHEMA_HEAD
+
+
+def open_database(url: str, *, create_folder: bool = False) -> Engine:
     """An engine on `url` with the schema current; alembic loads only when work is due."""
-    engine = make_engine(url)
+    engine = make_engine(url, create_folder=create_folder)
     if not schema_is_current(engine):
         upgrade(engine)
     return engine
+
+
+def open_for_reading(url: str) -> Engine:
+    """An engine that reads only: no migration, no folder, SQLite read-only.
+
+    Raises SchemaNotCurrent when the database has no schema or an older one.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database or "")
+        if not path.is_file():
+            raise SchemaNotCurrent(
+                f"{shown(parsed)}: no database there yet; run `watch migrate` (or `watch poll`) "
+                "to create it"
+            )
+        engine = create_engine(
+            f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", connect_args={"timeout": 30}
+        )
+        event.listen(engine, "connect", _sqlite_read_pragmas)
+    else:
+        engine = _server_engine(parsed)
+    version = schema_version(engine)
+    if version != SCHEMA_HEAD:
+        engine.dispose()
+        found = f"schema {version}" if version else "no watch schema"
+        raise SchemaNotCurrent(
+            f"{shown(parsed)}: {found}, this watch needs {SCHEMA_HEAD}; read commands never "
+            "write: run `watch migrate` (or any command that writes, e.g. `watch poll`) first"
+        )
+    return engine
+
+
+def _sqlite_read_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words on one line, without SQLAlchemy's "Background on this error"."""
+    original = getattr(exc, "orig", None) or exc
+    text = " ".join(str(original).split())
+    return text.split("(Background on this error")[0].strip() or type(original).__name__
+
+
+def describe(exc: BaseException, url: str | URL | None = None) -> str:
+    """One line for any database failure met while a command works (exit code 3)."""
+    where = f"{shown(url)}: " if url is not None else ""
+    return f"database error: {where}{type(getattr(exc, 'orig', None) or exc).__name__}: {_reason(exc)}"
 
 
 @contextmanager

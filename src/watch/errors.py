@@ -17,6 +17,9 @@ WatchError
 ├── InvalidArchive           a backtest archive that cannot be read
 ├── InvalidLabelledSet       a labelled set for `watch eval` that cannot be read
 ├── InvalidChannelSettings   an alert channel's environment variables are malformed
+├── DatabaseError            the database cannot be opened or used
+│   ├── DatabaseUnavailable  bad URL, missing driver or folder, refused connection, bad login
+│   └── SchemaNotCurrent     a read command met a database that needs `watch migrate`
 ├── UnknownDelivery          a delivery id that is not stored
 ├── AlreadySent              retry asked of a delivery that was sent
 └── DeliveryError            an alert channel failed
@@ -123,6 +126,18 @@ class InvalidLabelledSet(WatchError):
 
 class DaemonAlreadyRunning(WatchError):
     """Another `watch run` holds this SQLite database (several may share PostgreSQL)."""
+
+
+class DatabaseError(WatchError):
+    """The database cannot be opened or used; the message is one line without secrets."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """A bad URL, a missing driver or folder, a refused connection, a bad login."""
+
+
+class SchemaNotCurrent(DatabaseError):
+    """A read command met a database with no schema, or an older one: reads never migrate."""
 
 
 class InvalidChannelSettings(WatchError, ValueError):

@@ -57,7 +57,7 @@ _STATE_FIELDS = {"state", "evidence_count", "sources", "last_evidence_at"}
 
 def indicator_status(session: Session, config: Config, now: datetime) -> list[IndicatorStatus]:
     """One row per configured indicator, in file order."""
-    states = ensure_states(session, config, now)
+    states = ensure_states(session, config, now, store=False)
     facts = load_facts(session, config)
     rows = []
     for indicator in config.indicators:

@@ -82,9 +82,17 @@ def tally_evidence(session: Session, indicator_ids: Iterable[str]) -> dict[str, 
 
 
 def ensure_states(
-    session: Session, config: Config, now: datetime, only: Iterable[str] | None = None
+    session: Session,
+    config: Config,
+    now: datetime,
+    only: Iterable[str] | None = None,
+    *,
+    store: bool = True,
 ) -> dict[str, IndicatorState]:
-    """The state row of every configured indicator (or of `only`), created where missing."""
+    """The state row of every configured indicator (or of `only`), created where missing.
+
+    Readers pass store=False: a missing row is then its kind's first state, not saved.
+    """
     query = select(IndicatorState)
     wanted = config.indicators
     if only is not None:
@@ -100,7 +108,8 @@ def ensure_states(
                 state=LADDERS[indicator.kind][0],
                 changed_at=now,
             )
-            session.add(row)
+            if store:
+                session.add(row)
             rows[indicator.id] = row
     return rows
 

@@ -2,7 +2,7 @@
 
 One module per command group, over `common` (options, loading, failing, tables, JSON):
 
-    tracking   validate, poll, status, evidence, feeds, rematch
+    tracking   validate, migrate, poll, status, evidence, feeds, rematch
     alerts     run, alerts [test | retry]
     review     resolve, reopen, reject, history
     scoring    scorecard, backtest
@@ -10,7 +10,7 @@ One module per command group, over `common` (options, loading, failing, tables, 
 
 Heavy modules are imported inside the commands that need them, so `watch --help` stays fast.
 Exit codes: 0 success; 1 the work ran but something in it failed (a feed, a delivery); 2 bad
-usage or a bad configuration file.
+usage or a bad configuration file; 3 the database cannot be opened or used.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def main(
 
 for command in (
     tracking.validate,
+    tracking.migrate,
     tracking.poll,
     tracking.status,
     tracking.evidence,
@@ -66,3 +67,17 @@ for command in (
     app.command()(command)
 app.command("eval")(evaluation.eval_command)
 app.add_typer(alerts.alerts_app, name="alerts")
+
+
+def main() -> None:
+    """The console entry point: `app`, with any database failure as one line and exit 3."""
+    try:
+        app()
+    except Exception as error:
+        if not type(error).__module__.startswith(("sqlalchemy", "psycopg", "sqlite3")):
+            raise
+        from watch.cli.common import DATABASE_ERROR
+        from watch.db import describe
+
+        typer.echo(f"watch: {describe(error)}", err=True)
+        sys.exit(DATABASE_ERROR)

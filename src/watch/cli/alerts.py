@@ -135,7 +135,7 @@ def alerts(
     if len(chosen) > 1:
         raise fail("choose one of --pending, --failed, --sent")
     config = load(config_path)
-    engine = open_engine(config)
+    engine = open_engine(config, write=False)
     try:
         with session_scope(engine) as session:
             rows = list_deliveries(session, chosen[0] if chosen else None, limit=limit)

@@ -3,7 +3,8 @@ with an exit code, printing tables and JSON.
 
 Heavy modules (SQLAlchemy, feedparser, httpx) are imported inside the functions that need
 them, so `watch --help` stays fast. Exit codes: 0 success; 1 the work ran but something in it
-failed (a feed, a delivery); 2 bad usage or a bad configuration file.
+failed (a feed, a delivery); 2 bad usage or a bad configuration file; 3 the database cannot be
+opened or used (bad URL, missing driver or folder, refused connection, schema to migrate).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from watch.config import Config
 
 __all__ = [
+    "DATABASE_ERROR",
     "ConfigOption",
     "JsonOption",
     "emit_json",
@@ -35,6 +37,8 @@ __all__ = [
     "table",
     "when",
 ]
+
+DATABASE_ERROR = 3  # exit code: the database cannot be opened or used
 
 ConfigOption = Annotated[
     Path | None,
@@ -63,20 +67,21 @@ def load(config_path: Path | None) -> Config:
         raise fail(f"invalid tracker file\n{error}") from None
 
 
-def open_engine(config: Config) -> Engine:
-    from sqlalchemy.exc import SQLAlchemyError
+def open_engine(config: Config, *, write: bool = True) -> Engine:
+    """The tracker's database; read commands pass write=False and never migrate or create.
 
-    from watch.db import open_database
+    Exit code 3 (DATABASE_ERROR) with one line when it cannot be opened.
+    """
+    from watch.db import open_database, open_for_reading
+    from watch.errors import DatabaseError
 
     url = config.database_url()
     try:
-        return open_database(url)
-    except SQLAlchemyError as error:
-        from sqlalchemy.engine import make_url
-
-        shown = make_url(url).render_as_string(hide_password=True)
-        message = f"cannot open the database {shown}: {type(error).__name__}: {error}"
-        raise fail(message, 1) from None
+        if write:
+            return open_database(url, create_folder=config.database_is_default())
+        return open_for_reading(url)
+    except DatabaseError as error:
+        raise fail(str(error), DATABASE_ERROR) from None
 
 
 def emit_json(data: Any) -> None:

@@ -190,7 +190,7 @@ def history(
 
     config = load(config_path)
     try:
-        with session_scope(open_engine(config)) as session:
+        with session_scope(open_engine(config, write=False)) as session:
             rows = read_history(session, config, indicator_id)
     except UnknownIndicator as error:
         raise fail(str(error)) from None

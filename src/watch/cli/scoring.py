@@ -36,7 +36,7 @@ def scorecard(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     day = parse_day(as_of, "--as-of")
     config = load(config_path)
-    with session_scope(open_engine(config)) as session:
+    with session_scope(open_engine(config, write=False)) as session:
         card = build_scorecard(session, config, now(), as_of=day)
     text = render(card, fmt)
     if out is None:

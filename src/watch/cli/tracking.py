@@ -1,4 +1,4 @@
-"""The tracking loop's commands: validate, poll, status, evidence, feeds, rematch."""
+"""The tracking loop's commands: validate, migrate, poll, status, evidence, feeds, rematch."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ def validate(
         f"indicators, {rules} rules, {examples} examples, {len(config.aliases)} aliases, "
         f"{len(config.feeds)} feeds"
     )
+
+
+def migrate(config_path: ConfigOption = None) -> None:
+    """Create the database or bring its schema up to date (read commands never do it)."""
+    config = load(config_path)
+    open_engine(config, write=True).dispose()
+    typer.echo(f"database schema is current: {config.database_url().split('://')[0]}")
 
 
 def poll(
@@ -119,7 +126,7 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
     from watch.queries import indicator_status
 
     config = load(config_path)
-    with session_scope(open_engine(config)) as session:
+    with session_scope(open_engine(config, write=False)) as session:
         rows = indicator_status(session, config, now())
     if as_json:
         emit_json([row.as_json() for row in rows])
@@ -164,7 +171,7 @@ def evidence(
             config.indicator(indicator_id)
         except UnknownIndicator as error:
             raise fail(str(error)) from None
-    with session_scope(open_engine(config)) as session:
+    with session_scope(open_engine(config, write=False)) as session:
         rows = list_evidence(session, indicator_id, limit=limit, include_rejected=rejected)
     if as_json:
         emit_json([row.as_json() for row in rows])
@@ -193,7 +200,7 @@ def feeds(config_path: ConfigOption = None, as_json: JsonOption = False) -> None
     from watch.queries import feed_health
 
     config = load(config_path)
-    with session_scope(open_engine(config)) as session:
+    with session_scope(open_engine(config, write=False)) as session:
         rows = feed_health(session, config)
     if as_json:
         emit_json([row.as_json() for row in rows])

@@ -343,6 +343,10 @@ class Config(Strict):
     def feed_interval(self, feed: Feed) -> timedelta:
         return feed.interval or self.defaults.interval
 
+    def database_is_default(self) -> bool:
+        """True when neither WATCH_DATABASE_URL nor `database:` chose one (db/watch.db)."""
+        return not (os.environ.get("WATCH_DATABASE_URL") or self.database)
+
     def database_url(self) -> str:
         """WATCH_DATABASE_URL, else `database:` from the file, else db/watch.db beside it."""
         url = os.environ.get("WATCH_DATABASE_URL") or self.database

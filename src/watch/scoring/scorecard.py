@@ -259,7 +259,7 @@ def build_scorecard(
     """The scorecard as it stood at the end of `as_of` (default: as it stands at `now`)."""
     at = min(now, last_instant_of(as_of)) if as_of else now
     reading_ids = [r.id for r in config.readings]
-    states = {i: row.state for i, row in ensure_states(session, config, now).items()}
+    states = {i: row.state for i, row in ensure_states(session, config, now, store=False).items()}
     if as_of is not None:
         states = states_at(session, config, at)
     facts = load_facts(session, config)
