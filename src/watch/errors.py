@@ -9,6 +9,9 @@ WatchError
 │   ├── FeedTooLarge         body over the size cap
 │   ├── FeedTruncated        connection closed before the whole body arrived
 │   └── NotAFeed             the body parsed to no feed at all
+├── InvalidFeedURL           a feed URL that is not http(s) with a host (never stored)
+├── UnknownFeed              a feed URL that is not stored
+├── FeedInUse                remove asked of a configured feed, or one with stored entries
 ├── UnknownIndicator         an id that the configuration does not define
 ├── UnknownEvidence          an evidence id that is not stored
 ├── NotResolvedByHand        reopen asked of an indicator no analyst resolved
@@ -98,6 +101,18 @@ class FeedTruncated(FeedError):
 
 class NotAFeed(FeedError):
     """The body parsed to no feed at all."""
+
+
+class InvalidFeedURL(WatchError, ValueError):
+    """A feed URL that is not http(s) with a host; refused before anything is stored."""
+
+
+class UnknownFeed(WatchError, LookupError):
+    """A feed URL that is not stored."""
+
+
+class FeedInUse(WatchError):
+    """Remove asked of a feed the tracker file lists, or one whose entries are stored."""
 
 
 class UnknownIndicator(WatchError):

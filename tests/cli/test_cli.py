@@ -187,3 +187,22 @@ def test_readme_alerts_example_is_a_valid_tracker_section(cli, tmp_path):
     tracker.write_text(SHIPPED.read_text() + "\n" + example)
     result = cli("validate", str(tracker))
     assert result.exit_code == 0, result.output
+
+
+def test_poll_refuses_a_bad_feed_url_and_feeds_remove_forgets_one(cli, feed_server):
+    for bad in ("not a url", "http://", "file:///etc/passwd"):
+        result = cli("poll", "--config", str(SMALL), "--feed", bad)
+        assert result.exit_code == 2
+        assert "not a feed URL" in result.output
+    feed_server.route("/gone.xml", "gone", status=404)
+    gone = feed_server.url("/gone.xml")
+    assert cli("poll", "--config", str(SMALL), "--feed", gone).exit_code == 1
+    listed = [f["url"] for f in json.loads(cli("feeds", "--config", str(SMALL), "--json").output)]
+    assert gone in listed and not any("not a url" in u or u == "http://" for u in listed)
+
+    result = cli("feeds", "--remove", gone, "--config", str(SMALL))
+    assert result.exit_code == 0, result.output
+    listed = [f["url"] for f in json.loads(cli("feeds", "--config", str(SMALL), "--json").output)]
+    assert gone not in listed
+    again = cli("feeds", "--remove", gone, "--config", str(SMALL))
+    assert again.exit_code == 2 and "no stored feed" in again.output

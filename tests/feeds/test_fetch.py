@@ -260,6 +260,26 @@ def test_fetch_gives_up_on_a_body_that_drips_in(feed_server: FeedSite, client: h
         fetch_feed(client, url, max_seconds=0.3)
 
 
+def test_fetch_deadline_cuts_a_blocked_read_and_is_named(
+    feed_server: FeedSite, client: httpx.Client
+):
+    # one 1 KB piece every 3 s: each read is well inside the client's 5 s timeout
+    url = feed_server.route("/drip.xml", b"x" * 10_000, drip=3.0)
+
+    with pytest.raises(FeedTimeout) as caught:
+        fetch_feed(client, url, max_seconds=0.5)
+    assert "gave up: body still arriving after" in str(caught.value)
+    assert "(fetch deadline 0.5 s)" in str(caught.value)
+
+
+def test_fetch_deadline_caps_the_wait_for_an_answer(feed_server: FeedSite, client: httpx.Client):
+    url = feed_server.route("/slow.xml", RSS, delay=30)
+
+    with pytest.raises(FeedTimeout) as caught:
+        fetch_feed(client, url, max_seconds=0.5)
+    assert "to answer (after 0.5 s) (fetch deadline 0.5 s)" in str(caught.value)
+
+
 def test_fetch_truncated_body_is_a_clear_error(feed_server: FeedSite, client: httpx.Client):
     url = feed_server.route("/cut.xml", RSS, truncate_at=100)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -265,3 +265,44 @@ def test_rematch_dry_run_shows_changes_and_apply_stores_them(engine, config, fee
     with Session(engine) as session:
         assert len(session.exec(select(Evidence)).all()) == 2  # rocket site + summit
     assert states(engine)["rocket-site-work"] == "signalled"
+
+
+def test_poll_refuses_a_bad_url_before_storing_anything(engine, config):
+    from watch.errors import InvalidFeedURL
+
+    for bad in ("not a url", "ftp://example.org/feed", "http://"):
+        with pytest.raises(InvalidFeedURL, match="not a feed URL"):
+            run_poll(engine, config, bad)
+    with Session(engine) as session:
+        assert session.exec(select(Feed)).all() == []
+
+
+def test_poll_gives_a_feed_the_trackers_fetch_timeout(engine, config, feed_server):
+    feed_server.route("/slow.xml", rss(), delay=30)
+    hurried = config.model_copy(
+        update={"defaults": config.defaults.model_copy(update={"fetch_timeout": timedelta(seconds=1)})}
+    )
+    summary = run_poll(engine, hurried, feed_server.url("/slow.xml"))
+    assert summary.feeds[0].result == "failed"
+    assert "(fetch deadline 1 s)" in (summary.feeds[0].error or "")
+
+
+def test_remove_feed_forgets_an_unlisted_feed_without_entries(engine, config, feed_server):
+    from watch.errors import FeedInUse, UnknownFeed
+    from watch.feeds.refresh import remove_feed
+
+    feed_server.route("/gone.xml", "gone", status=404)
+    feed_server.route("/wire.xml", rss(item("Rocket site work", link="https://a/1", published=MARCH)))
+    gone, wire = feed_server.url("/gone.xml"), feed_server.url("/wire.xml")
+    run_poll(engine, config, gone, wire)
+    with Session(engine) as session:
+        remove_feed(session, config, gone)
+        session.commit()
+        with pytest.raises(FeedInUse, match="stored entries"):
+            remove_feed(session, config, wire)
+        with pytest.raises(FeedInUse, match="remove it from the tracker file"):
+            remove_feed(session, config, config.feeds[0].url)
+        with pytest.raises(UnknownFeed):
+            remove_feed(session, config, gone)
+        stored = [f.url for f in session.exec(select(Feed))]
+        assert wire in stored and gone not in stored

@@ -70,6 +70,13 @@ def poll(
     from watch.feeds.fetch import make_client
     from watch.feeds.refresh import poll as run_poll
 
+    from watch.config.model import feed_url
+    from watch.errors import InvalidFeedURL
+
+    try:
+        feed = [feed_url(url) for url in feed or ()]
+    except InvalidFeedURL as error:
+        raise fail(f"--feed: {error}") from None
     config = load(config_path)
     engine = open_engine(config)
     total = len(feed) if feed else len(config.feeds)
@@ -194,8 +201,27 @@ def evidence(
     )
 
 
-def feeds(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """Per feed: last poll, result, HTTP status, entries stored, failures, last error."""
+def feeds(
+    remove: Annotated[
+        str | None,
+        typer.Option(
+            "--remove",
+            metavar="URL",
+            help="Forget this stored feed (one the tracker file does not list, without entries).",
+        ),
+    ] = None,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Per feed: last poll, result, HTTP status, entries stored, failures, last error.
+
+    `--remove URL` forgets a feed polled by `--feed` by mistake; feeds with stored entries are
+    kept (their entries are evidence history), and a configured feed leaves by being deleted
+    from the tracker file.
+    """
+    if remove is not None:
+        _remove_feed(config_path, remove)
+        return
     from watch.db import session_scope
     from watch.queries import feed_health
 
@@ -271,3 +297,20 @@ def rematch(
         typer.echo(f"  {change.indicator_id} {verb} move: {change.old_state} -> {change.new_state}")
     if not (report.appeared or report.disappeared):
         typer.echo("  no evidence changes")
+
+
+def _remove_feed(config_path: Path | None, url: str) -> None:
+    from watch.db import session_scope
+    from watch.errors import FeedInUse, UnknownFeed
+    from watch.feeds.refresh import remove_feed
+
+    config = load(config_path)
+    engine = open_engine(config)
+    try:
+        with session_scope(engine) as session:
+            feed = remove_feed(session, config, url)
+    except (UnknownFeed, FeedInUse) as error:
+        raise fail(str(error)) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"removed feed {feed.url}")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -24,7 +25,7 @@ from pydantic import (
 )
 
 from watch.config.durations import Duration, optional_duration, parse_duration
-from watch.errors import UnknownIndicator
+from watch.errors import InvalidFeedURL, UnknownIndicator
 from watch.terms import Kind
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -154,9 +155,25 @@ class Indicator(Strict):
         return self
 
 
+def feed_url(url: str) -> str:
+    """`url` if it is an http(s) URL with a host; InvalidFeedURL (a ValueError) otherwise."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError as exc:
+        raise InvalidFeedURL(f"not a feed URL: {url!r} ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidFeedURL(f"not a feed URL: {url!r} (it must start with http:// or https://)")
+    if not parts.hostname:
+        raise InvalidFeedURL(f"not a feed URL: {url!r} (no host name)")
+    return url.strip()
+
+
 class Feed(Strict):
     name: str
-    url: str = Field(pattern=r"^https?://")
+    url: Annotated[str, AfterValidator(feed_url)]
     interval: Duration | None = None
 
     _duration = field_validator("interval", mode="before")(optional_duration)
@@ -166,13 +183,14 @@ class Defaults(Strict):
     corroboration: int = Field(default=2, ge=1)
     window_days: int = Field(default=365, ge=1)
     interval: Duration = timedelta(minutes=30)
+    fetch_timeout: Duration = timedelta(seconds=30)  # one deadline for a whole fetch
     alert_on: list[str] = ["signalled", "confirmed", "broken", "resolved"]
     coverage: Probability = Field(
         default=0.9, description="share of a period that must be watched for silence to say no"
     )
     repeat: bool = Field(default=False, description="judge each reading period after period")
 
-    _duration = field_validator("interval", mode="before")(parse_duration)
+    _duration = field_validator("interval", "fetch_timeout", mode="before")(parse_duration)
 
 
 class Record(Strict):

@@ -12,7 +12,7 @@ subclass whose `str()` is one line fit for `watch feeds`:
                      example.org closed the connection without answering
     FeedTimeout      timed out connecting to example.org (after 20 s)
                      timed out waiting for example.org to answer (after 20 s)
-                     gave up: body still arriving after 4,096 bytes
+                     gave up: body still arriving after 4,096 bytes (fetch deadline 30 s)
     FeedHTTPError    HTTP 404 Not Found
                      HTTP 429 Too Many Requests (retry after 120 s)
     FeedTooLarge     body is 52,428,800 bytes, over the 10,000,000-byte cap
@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import math
 import re
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -64,6 +67,7 @@ ACCEPT = (
     "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 )
 MAX_REDIRECTS = 5
+DEFAULT_DEADLINE = 30.0  # seconds for a whole fetch (`defaults.fetch_timeout`)
 MAX_RETRY_AFTER_SECONDS = 30 * 86400  # a larger ask is read as 30 days
 
 
@@ -119,13 +123,14 @@ def fetch_feed(
     etag: str | None = None,
     last_modified: str | None = None,
     max_bytes: int = 10_000_000,
-    max_seconds: float = 120.0,
+    max_seconds: float = DEFAULT_DEADLINE,
 ) -> FetchResult:
     """GET `url` conditionally; a 304 comes back as `not_modified` with no body.
 
-    The client's timeout bounds each wait; `max_seconds` bounds the whole download, so a
-    server dripping bytes cannot hold a worker for ever. Raises a `FeedError` subclass (see the
-    module docstring) for anything but a 2xx or 304.
+    `max_seconds` is one deadline for the whole fetch (the tracker's `defaults.fetch_timeout`):
+    each wait is capped by what is left of it, and a watchdog shuts the socket when it passes,
+    so a server dripping bytes cannot hold a worker for ever. Raises a `FeedError` subclass
+    (see the module docstring) for anything but a 2xx or 304.
     """
     deadline = time.monotonic() + max_seconds
     headers = {}
@@ -133,13 +138,18 @@ def fetch_feed(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
+    waits = _capped(client.timeout, max_seconds)
     try:
-        with client.stream("GET", url, headers=headers) as response:
-            return _read(response, url, etag, last_modified, max_bytes, deadline)
+        with client.stream("GET", url, headers=headers, timeout=waits) as response:
+            with _watchdog(response, deadline):
+                return _read(response, url, etag, last_modified, max_bytes, deadline, max_seconds)
     except FeedError:
         raise
     except httpx.TimeoutException as exc:
-        raise FeedTimeout(url, _timeout_reason(exc, url, client)) from exc
+        reason = _timeout_reason(exc, url, waits)
+        if waits != client.timeout:
+            reason += f" (fetch deadline {max_seconds:g} s)"
+        raise FeedTimeout(url, reason) from exc
     except httpx.TooManyRedirects as exc:
         raise FeedUnreachable(
             url, f"too many redirects (more than {client.max_redirects})"
@@ -160,7 +170,7 @@ def fetch_many(
     *,
     concurrency: int = 8,
     max_bytes: int = 10_000_000,
-    max_seconds: float = 120.0,
+    max_seconds: float = DEFAULT_DEADLINE,
 ) -> Iterator[tuple[FetchRequest, FetchResult | FeedError]]:
     """Fetch every request, `concurrency` at a time; yield each (request, result or error) as it
     completes (not in input order). Stopping the iteration early cancels what has not started.
@@ -239,6 +249,7 @@ def _read(
     last_modified: str | None,
     max_bytes: int,
     deadline: float,
+    max_seconds: float,
 ) -> FetchResult:
     status = response.status_code
     final_url = str(response.url)
@@ -250,7 +261,7 @@ def _read(
         declared = _content_length(response)
         if declared is not None and declared > max_bytes:
             raise FeedTooLarge(url, f"body is {declared:,} bytes, over the {max_bytes:,}-byte cap")
-        body = _read_capped(response, url, declared, max_bytes, deadline)
+        body = _read_capped(response, url, declared, max_bytes, deadline, max_seconds)
     # A 304 may leave the validators out: the ones we sent still hold.
     kept_etag, kept_modified = (etag, last_modified) if not_modified else (None, None)
     return FetchResult(
@@ -266,25 +277,78 @@ def _read(
 
 
 def _read_capped(
-    response: httpx.Response, url: str, declared: int | None, max_bytes: int, deadline: float
+    response: httpx.Response,
+    url: str,
+    declared: int | None,
+    max_bytes: int,
+    deadline: float,
+    max_seconds: float,
 ) -> bytes:
     chunks: list[bytes] = []
     size = 0
+
+    def too_slow() -> FeedTimeout:
+        return FeedTimeout(
+            url,
+            f"gave up: body still arriving after {size:,} bytes "
+            f"(fetch deadline {max_seconds:g} s)",
+        )
+
     try:
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > max_bytes:
                 raise FeedTooLarge(url, f"body exceeds the {max_bytes:,}-byte cap")
             if time.monotonic() > deadline:
-                raise FeedTimeout(url, f"gave up: body still arriving after {size:,} bytes")
+                raise too_slow()
             chunks.append(chunk)
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        if time.monotonic() >= deadline:  # the watchdog shut the socket
+            raise too_slow() from exc
         received = response.num_bytes_downloaded
         expected = f" of {declared:,}" if declared is not None else ""
         raise FeedTruncated(
             url, f"body cut off: connection closed after {received:,}{expected} bytes"
         ) from exc
     return b"".join(chunks)
+
+
+def _capped(timeout: httpx.Timeout, seconds: float) -> httpx.Timeout:
+    """The client's waits, none longer than the fetch deadline."""
+
+    def cap(value: float | None) -> float:
+        return seconds if value is None else min(value, seconds)
+
+    if all(v is not None and v <= seconds for v in timeout.as_dict().values()):
+        return timeout
+    return httpx.Timeout(
+        connect=cap(timeout.connect),
+        read=cap(timeout.read),
+        write=cap(timeout.write),
+        pool=cap(timeout.pool),
+    )
+
+
+@contextmanager
+def _watchdog(response: httpx.Response, deadline: float) -> Iterator[None]:
+    """Shut the response's socket when the deadline passes: a blocked read then returns."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if sock is None:
+        yield
+        return
+
+    def shut() -> None:
+        with suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(deadline - time.monotonic(), 0.0), shut)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def _http_error(response: httpx.Response, url: str, final_url: str) -> FeedHTTPError:
@@ -374,9 +438,8 @@ def _protocol_reason(exc: httpx.RemoteProtocolError, url: str) -> str:
     return f"{host} broke the HTTP protocol: {text}"
 
 
-def _timeout_reason(exc: httpx.TimeoutException, url: str, client: httpx.Client) -> str:
+def _timeout_reason(exc: httpx.TimeoutException, url: str, timeout: httpx.Timeout) -> str:
     host = _host(url)
-    timeout = client.timeout
     if isinstance(exc, httpx.ConnectTimeout):
         return f"timed out connecting to {host} (after {timeout.connect:g} s)"
     if isinstance(exc, httpx.PoolTimeout):

@@ -19,8 +19,9 @@ from sqlmodel import Session, col, select
 
 from watch.config import Config
 from watch.coverage import record_poll
+from watch.config.model import feed_url
 from watch.db import session_scope
-from watch.errors import FeedError, FeedHTTPError
+from watch.errors import FeedError, FeedHTTPError, FeedInUse, UnknownFeed
 from watch.feeds.fetch import FetchRequest, FetchResult, fetch_many
 from watch.feeds.ingest import ingest
 from watch.feeds.match import Matcher
@@ -78,6 +79,33 @@ def sync_feeds(session: Session, config: Config, extra_urls: Sequence[str] = ())
             rows[url].name = name
     session.flush()
     return [rows[url] for url in wanted]
+
+
+def remove_feed(session: Session, config: Config, url: str) -> Feed:
+    """Forget a stored feed that the tracker file does not list and that has no entries.
+
+    A feed with entries stays: its entries are evidence history (and their stories and states
+    depend on them). Raises UnknownFeed or FeedInUse.
+    """
+    from sqlmodel import delete
+
+    from watch.schema import Entry, FeedWatch
+
+    if any(feed.url == url for feed in config.feeds):
+        raise FeedInUse(f"{url} is listed in {config.path}: remove it from the tracker file")
+    feed = session.exec(select(Feed).where(Feed.url == url)).first()
+    if feed is None:
+        raise UnknownFeed(f"no stored feed {url!r} (see `watch feeds`)")
+    entries = session.exec(select(Entry.id).where(Entry.feed_id == feed.id).limit(1)).first()
+    if entries is not None:
+        raise FeedInUse(
+            f"{url} has {feed.entry_count:,} stored entries, kept as evidence history; "
+            "only feeds without entries can be removed"
+        )
+    session.exec(delete(FeedWatch).where(col(FeedWatch.feed_id) == feed.id))  # type: ignore[call-overload]
+    session.delete(feed)
+    session.flush()
+    return feed
 
 
 def feed_interval(config: Config, url: str) -> timedelta:
@@ -147,7 +175,11 @@ def poll(
     concurrency: int = 8,
     on_feed: Callable[[FeedReport], None] | None = None,
 ) -> PollSummary:
-    """Poll the configured feeds (or only `urls`); `due_only` skips feeds not yet due."""
+    """Poll the configured feeds (or only `urls`); `due_only` skips feeds not yet due.
+
+    Raises InvalidFeedURL, before anything is stored, for a URL that is not http(s).
+    """
+    urls = [feed_url(url) for url in urls]
     with session_scope(engine) as session:
         feeds = sync_feeds(session, config, urls)
         if urls:
@@ -161,7 +193,9 @@ def poll(
         ]
     matcher = Matcher(config)
     summary = PollSummary()
-    for request, fetched in fetch_many(client, requests, concurrency=concurrency):
+    deadline = config.defaults.fetch_timeout.total_seconds()
+    fetched_all = fetch_many(client, requests, concurrency=concurrency, max_seconds=deadline)
+    for request, fetched in fetched_all:
         report = _refresh_one(engine, config, cast(int, request.key), fetched, matcher, now())
         log.info(
             "feed=%s result=%s status=%s new_entries=%d new_evidence=%d changes=%d%s",
