@@ -206,3 +206,22 @@ def test_poll_refuses_a_bad_feed_url_and_feeds_remove_forgets_one(cli, feed_serv
     assert gone not in listed
     again = cli("feeds", "--remove", gone, "--config", str(SMALL))
     assert again.exit_code == 2 and "no stored feed" in again.output
+
+
+def test_validate_warns_of_an_interval_under_five_minutes_with_its_line(cli, tmp_path):
+    text = SMALL.read_text().replace("  interval: 10m", "  interval: 90s", 1)
+    tracker = tmp_path / "fast.yaml"
+    tracker.write_text(text)
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if "interval: 90s" in row)
+    result = cli("validate", str(tracker))
+    assert result.exit_code == 0, result.output
+    assert f"{tracker}:{line}: defaults.interval: warning: 90s is under the 5-minute" in (
+        result.output
+    )
+    assert "polled every 5 minutes" in result.output
+    assert "ok" in result.output
+
+
+def test_validate_is_silent_about_intervals_of_five_minutes_or_more(cli):
+    result = cli("validate", str(SMALL))
+    assert result.exit_code == 0 and "warning" not in result.output

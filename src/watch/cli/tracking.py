@@ -27,7 +27,12 @@ def validate(
     config_path: ConfigOption = None,
 ) -> None:
     """Check a tracker file and run its examples; errors name the file, line and field
-    (exit 2)."""
+    (exit 2).
+
+    Warnings (a poll interval under 5 minutes, which is raised to 5) are printed the same way
+    and leave the exit code 0.
+    """
+    from watch.config.load import config_warnings
     from watch.errors import InvalidConfigFile
     from watch.feeds.examples import failing_examples
 
@@ -36,6 +41,8 @@ def validate(
     problems = failing_examples(config)
     if problems:
         raise fail(f"invalid tracker file\n{InvalidConfigFile(config.path, problems)}")
+    for warning in config_warnings(config):
+        typer.echo(warning.render(path or config_path or config.path), err=True)
     rules = sum(len(ind.match) for ind in config.indicators)
     examples = sum(len(i.examples.match) + len(i.examples.no_match) for i in config.indicators)
     typer.echo(

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
 from watch.config.checks import cross_check
-from watch.config.model import Config
-from watch.config.problems import problem
+from watch.config.model import MIN_POLL_INTERVAL, Config
+from watch.config.problems import field_path, line_of, problem
 from watch.errors import ConfigProblem, InvalidConfigFile
 
 DEFAULT_CONFIG = "indicators.yaml"
@@ -50,6 +51,35 @@ def load_config(path: Path | str | None = None) -> Config:
     if problems:
         raise InvalidConfigFile(path, problems)
     return config.model_copy(update={"path": path.resolve()})
+
+
+def config_warnings(config: Config) -> list[ConfigProblem]:
+    """What the file asks that watch will not do as written (it still loads): today, a poll
+    `interval` under MIN_POLL_INTERVAL, which polling raises to it. Lines come from a careful
+    re-read, done only when there is something to say."""
+    short = [
+        (loc, interval)
+        for loc, interval in [(("defaults", "interval"), config.defaults.interval)]
+        + [(("feeds", i, "interval"), feed.interval) for i, feed in enumerate(config.feeds)]
+        if interval is not None and interval < MIN_POLL_INTERVAL
+    ]
+    if not short or config.path is None:
+        return []
+    raw = _read_yaml(config.path, _read_text(config.path))
+    minutes = int(MIN_POLL_INTERVAL.total_seconds() // 60)
+    return [
+        ConfigProblem(
+            line_of(raw, loc),
+            field_path(loc),
+            f"warning: {_seconds(interval)} is under the {minutes}-minute minimum; "
+            f"polled every {minutes} minutes",
+        )
+        for loc, interval in short
+    ]
+
+
+def _seconds(interval: timedelta) -> str:
+    return f"{interval.total_seconds():g}s"
 
 
 def _read_text(path: Path) -> str:

@@ -155,6 +155,9 @@ class Indicator(Strict):
         return self
 
 
+MIN_POLL_INTERVAL = timedelta(minutes=5)  # a shorter `interval` is polled every 5 minutes
+
+
 def feed_url(url: str) -> str:
     """`url` if it is an http(s) URL with a host; InvalidFeedURL (a ValueError) otherwise."""
     from urllib.parse import urlsplit

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from watch.config.model import MIN_POLL_INTERVAL
+
 __all__ = ["MAX_RETRY_AFTER", "next_poll"]
 
 MAX_RETRY_AFTER = timedelta(days=7)
@@ -29,7 +31,7 @@ def next_poll(
     *,
     consecutive_failures: int = 0,
     retry_after: timedelta | None = None,
-    min_interval: timedelta = timedelta(minutes=5),
+    min_interval: timedelta = MIN_POLL_INTERVAL,
     max_interval: timedelta = timedelta(hours=24),
 ) -> datetime:
     """The time of the next poll of a feed polled (or tried) at `now`; see the module rule."""
