@@ -187,7 +187,9 @@ def _reason(exc: BaseException) -> str:
 def describe(exc: BaseException, url: str | URL | None = None) -> str:
     """One line for any database failure met while a command works (exit code 3)."""
     where = f"{shown(url)}: " if url is not None else ""
-    return f"database error: {where}{type(getattr(exc, 'orig', None) or exc).__name__}: {_reason(exc)}"
+    return (
+        f"database error: {where}{type(getattr(exc, 'orig', None) or exc).__name__}: {_reason(exc)}"
+    )
 
 
 @contextmanager

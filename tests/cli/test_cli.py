@@ -225,3 +225,21 @@ def test_validate_warns_of_an_interval_under_five_minutes_with_its_line(cli, tmp
 def test_validate_is_silent_about_intervals_of_five_minutes_or_more(cli):
     result = cli("validate", str(SMALL))
     assert result.exit_code == 0 and "warning" not in result.output
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_status_fits_the_terminal_and_never_breaks_an_id_or_date(
+    cli, feed_server, monkeypatch, width
+):
+    when = datetime(2019, 4, 20, 6, 15, tzinfo=UTC)
+    feed_server.route(
+        "/wire.xml",
+        rss(item("Kim Jong Un meets Putin for summit talks", link="https://w/1", published=when)),
+    )
+    cli("poll", "--config", str(SHIPPED), "--feed", feed_server.url("/wire.xml"))
+    monkeypatch.setenv("COLUMNS", str(width))
+    lines = cli("status", "--config", str(SHIPPED)).output.splitlines()
+    assert all(len(line.rstrip()) <= width for line in lines), "\n".join(lines)
+    for indicator in ("inter-korean-talks-skipped", "short-range-missile-test"):
+        assert any(indicator in line for line in lines), "\n".join(lines)
+    assert any("2019-04-20 06:15" in line for line in lines), "\n".join(lines)

@@ -280,7 +280,9 @@ def test_poll_refuses_a_bad_url_before_storing_anything(engine, config):
 def test_poll_gives_a_feed_the_trackers_fetch_timeout(engine, config, feed_server):
     feed_server.route("/slow.xml", rss(), delay=30)
     hurried = config.model_copy(
-        update={"defaults": config.defaults.model_copy(update={"fetch_timeout": timedelta(seconds=1)})}
+        update={
+            "defaults": config.defaults.model_copy(update={"fetch_timeout": timedelta(seconds=1)})
+        }
     )
     summary = run_poll(engine, hurried, feed_server.url("/slow.xml"))
     assert summary.feeds[0].result == "failed"
@@ -292,7 +294,9 @@ def test_remove_feed_forgets_an_unlisted_feed_without_entries(engine, config, fe
     from watch.feeds.refresh import remove_feed
 
     feed_server.route("/gone.xml", "gone", status=404)
-    feed_server.route("/wire.xml", rss(item("Rocket site work", link="https://a/1", published=MARCH)))
+    feed_server.route(
+        "/wire.xml", rss(item("Rocket site work", link="https://a/1", published=MARCH))
+    )
     gone, wire = feed_server.url("/gone.xml"), feed_server.url("/wire.xml")
     run_poll(engine, config, gone, wire)
     with Session(engine) as session:

@@ -37,7 +37,7 @@ app = typer.Typer(
 
 
 @app.callback()
-def main(
+def global_options(
     verbose: Annotated[
         int, typer.Option("--verbose", "-v", count=True, help="More log lines (-vv: debug).")
     ] = 0,

@@ -19,10 +19,23 @@ from watch.cli.common import (
     table,
     when,
 )
+from watch.tables import Column
 
 if TYPE_CHECKING:
     from watch.alerts.channels import Channel
     from watch.config import Config
+
+DELIVERY_COLUMNS = [
+    Column("id", keep=True),
+    Column("alert"),
+    Column("channel", keep=True),
+    Column("status", keep=True),
+    Column("tries", keep=True, drop=1),
+    Column("queued", keep=True, drop=2),
+    Column("next / sent", "next/sent", keep=True),
+    Column("error / note", "note"),
+]
+
 
 alerts_app = typer.Typer(
     help="Alerts in the outbox: list them, send a test message, retry a failed delivery.",
@@ -146,7 +159,7 @@ def alerts(
         return
     table(
         "deliveries (newest first)",
-        ["id", "alert", "channel", "status", "tries", "queued", "next / sent", "error / note"],
+        DELIVERY_COLUMNS,
         [
             [
                 row.id,

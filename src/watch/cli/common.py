@@ -20,9 +20,12 @@ from watch.clock import minute
 from watch.clock import utc_now as now
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Engine
 
     from watch.config import Config
+    from watch.tables import Column
 
 __all__ = [
     "DATABASE_ERROR",
@@ -88,12 +91,13 @@ def emit_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def table(title: str | None, columns: Sequence[Column | str], rows: list[list[Any]]) -> None:
+    """Print rows fitted to the terminal's width (see watch.tables: ids and dates never wrap)."""
     from rich.console import Console
 
-    from watch.tables import text_table
+    from watch.tables import print_fitted
 
-    Console(soft_wrap=False).print(text_table(title, columns, rows))
+    print_fitted(Console(soft_wrap=False), title, columns, rows)
 
 
 def when(value: datetime | None) -> str:

@@ -19,6 +19,7 @@ from watch.cli.common import (
     parse_day,
     table,
 )
+from watch.tables import Column
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
     from watch.config import Config
 
 NoteOption = Annotated[str, typer.Option("--note", "-m", help="Why (kept in the history).")]
+
+
+HISTORY_COLUMNS = [
+    Column("when", keep=True),
+    Column("from", keep=True),
+    Column("to", keep=True),
+    Column("cause", keep=True),
+    Column("note"),
+    Column("evidence"),
+]
 
 
 def _changes(changes: list) -> list[dict[str, str | None]]:
@@ -199,7 +210,7 @@ def history(
         return
     table(
         f"history of {indicator_id} (oldest first)",
-        ["when", "from", "to", "cause", "note", "evidence"],
+        HISTORY_COLUMNS,
         [
             [
                 row.at.strftime("%Y-%m-%d %H:%M"),

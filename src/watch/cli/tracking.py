@@ -18,6 +18,42 @@ from watch.cli.common import (
     table,
     when,
 )
+from watch.tables import Column
+
+
+def status_columns(reading_ids: list[str]) -> list[Column]:
+    """`watch status`: ids, states, counts and dates never wrap; narrow terminals get blocks."""
+    return [
+        Column("indicator", keep=True),
+        Column("kind", keep=True, drop=2),
+        Column("state", keep=True),
+        Column("evidence", "ev", keep=True),
+        Column("sources", "src", keep=True, drop=1),
+        Column("last evidence", "last", keep=True),
+    ] + [Column(f"{rid} p / so far", rid, keep=True) for rid in reading_ids]
+
+
+EVIDENCE_COLUMNS = [
+    Column("id", keep=True),
+    Column("indicator", keep=True),
+    Column("source", drop=2),
+    Column("published", keep=True),
+    Column("title"),
+    Column("matched", drop=1),
+    Column("link", drop=3),
+]
+
+
+FEED_COLUMNS = [
+    Column("name"),
+    Column("last poll", "polled", keep=True),
+    Column("result", keep=True),
+    Column("http", keep=True, drop=2),
+    Column("entries", "n", keep=True, drop=3),
+    Column("failures", "fails", keep=True),
+    Column("next poll", "next", keep=True, drop=1),
+    Column("last error", "error"),
+]
 
 
 def validate(
@@ -32,7 +68,7 @@ def validate(
     Warnings (a poll interval under 5 minutes, which is raised to 5) are printed the same way
     and leave the exit code 0.
     """
-    from watch.config.load import config_warnings
+    from watch.config.load import config_warnings, default_config_path
     from watch.errors import InvalidConfigFile
     from watch.feeds.examples import failing_examples
 
@@ -42,7 +78,7 @@ def validate(
     if problems:
         raise fail(f"invalid tracker file\n{InvalidConfigFile(config.path, problems)}")
     for warning in config_warnings(config):
-        typer.echo(warning.render(path or config_path or config.path), err=True)
+        typer.echo(warning.render(path or config_path or default_config_path()), err=True)
     rules = sum(len(ind.match) for ind in config.indicators)
     examples = sum(len(i.examples.match) + len(i.examples.no_match) for i in config.indicators)
     typer.echo(
@@ -74,11 +110,10 @@ def poll(
     """
     from rich.progress import Progress
 
-    from watch.feeds.fetch import make_client
-    from watch.feeds.refresh import poll as run_poll
-
     from watch.config.model import feed_url
     from watch.errors import InvalidFeedURL
+    from watch.feeds.fetch import make_client
+    from watch.feeds.refresh import poll as run_poll
 
     try:
         feed = [feed_url(url) for url in feed or ()]
@@ -148,8 +183,7 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
     reading_ids = [r.id for r in config.readings]
     table(
         f"{config.tracker.title}",
-        ["indicator", "kind", "state", "evidence", "sources", "last evidence"]
-        + [f"{rid} p / so far" for rid in reading_ids],
+        status_columns(reading_ids),
         [
             [
                 row.id,
@@ -192,7 +226,7 @@ def evidence(
         return
     table(
         f"evidence{' for ' + indicator_id if indicator_id else ''} (newest first)",
-        ["id", "indicator", "source", "published", "title", "matched", "link"],
+        EVIDENCE_COLUMNS,
         [
             [
                 row.id,
@@ -240,7 +274,7 @@ def feeds(
         return
     table(
         "feeds",
-        ["name", "last poll", "result", "http", "entries", "failures", "next poll", "last error"],
+        FEED_COLUMNS,
         [
             [
                 row.name,

@@ -87,7 +87,9 @@ def _read_text(path: Path) -> str:
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            message = f"file too large: {size:,} bytes (a tracker file is at most {MAX_FILE_BYTES:,})"
+            message = (
+                f"file too large: {size:,} bytes (a tracker file is at most {MAX_FILE_BYTES:,})"
+            )
             raise InvalidConfigFile(path, [ConfigProblem(None, "", message)])
         data = path.read_bytes()
     except FileNotFoundError:

@@ -140,9 +140,11 @@ def fetch_feed(
         headers["If-Modified-Since"] = last_modified
     waits = _capped(client.timeout, max_seconds)
     try:
-        with client.stream("GET", url, headers=headers, timeout=waits) as response:
-            with _watchdog(response, deadline):
-                return _read(response, url, etag, last_modified, max_bytes, deadline, max_seconds)
+        with (
+            client.stream("GET", url, headers=headers, timeout=waits) as response,
+            _watchdog(response, deadline),
+        ):
+            return _read(response, url, etag, last_modified, max_bytes, deadline, max_seconds)
     except FeedError:
         raise
     except httpx.TimeoutException as exc:
@@ -290,8 +292,7 @@ def _read_capped(
     def too_slow() -> FeedTimeout:
         return FeedTimeout(
             url,
-            f"gave up: body still arriving after {size:,} bytes "
-            f"(fetch deadline {max_seconds:g} s)",
+            f"gave up: body still arriving after {size:,} bytes (fetch deadline {max_seconds:g} s)",
         )
 
     try:
