@@ -23,18 +23,32 @@ CASES = [
         "status",
         status_columns(READINGS),
         [
-            ["inter-korean-talks-skipped", "condition", "signalled", 1234, 12, DATE]
-            + ["0.60 disagrees", "0.85 disagrees"],
-            ["sohae-construction", "event", "confirmed", 3, 2, DATE, "0.35 pending"]
-            + ["0.80 agrees"],
+            [
+                "inter-korean-talks-skipped",
+                "condition",
+                "signalled",
+                1234,
+                12,
+                DATE,
+                "0.60 disagrees",
+                "0.85 disagrees",
+            ],
+            ["sohae-construction", "event", "confirmed", 3, 2, DATE, "0.35 pending", "0.80 agrees"],
         ],
     ),
     (
         "evidence",
         EVIDENCE_COLUMNS,
         [
-            [10234, "short-range-missile-test", "Yonhap News Agency", DATE, TITLE]
-            + ["launch: short-range ballistic missiles", "https://en.yna.co.kr/view/AEN2019"],
+            [
+                10234,
+                "short-range-missile-test",
+                "Yonhap News Agency",
+                DATE,
+                TITLE,
+                "launch: short-range ballistic missiles",
+                "https://en.yna.co.kr/view/AEN2019",
+            ],
         ],
     ),
     (
@@ -49,8 +63,16 @@ CASES = [
         "alerts",
         DELIVERY_COLUMNS,
         [
-            [4021, "inter-korean-talks-skipped → confirmed (+3 more)", "apprise:ntfy:1a2b3c4d"]
-            + ["pending", 12, DATE, DATE, ERROR],
+            [
+                4021,
+                "inter-korean-talks-skipped → confirmed (+3 more)",
+                "apprise:ntfy:1a2b3c4d",
+                "pending",
+                12,
+                DATE,
+                DATE,
+                ERROR,
+            ],
         ],
     ),
     (
