@@ -18,11 +18,11 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
 from watch.errors import DatabaseUnavailable, SchemaNotCurrent
+from watch.reader import SCHEMA_HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+__all__ = ["SCHEMA_HEAD", "make_engine", "open_database", "open_for_reading", "session_scope"]
 
-# The newest migration; tests check it against alembic's own view of the head.
-SCHEMA_HEAD = "0006"
 
 BACKENDS = ("sqlite", "postgresql")
 

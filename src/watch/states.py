@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from watch.clock import aware, start_of_day
 from watch.config import Config, Indicator
 from watch.coverage import Span, covered, merge, watched_spans
+from watch.reader import SessionReader, marks
 from watch.schema import (
     LADDERS,
     Cause,
@@ -61,23 +61,18 @@ class EvidenceTally:
 def tally_evidence(session: Session, indicator_ids: Iterable[str]) -> dict[str, EvidenceTally]:
     """Count, distinct sources and newest time of the non-rejected evidence, per indicator."""
     ids = list(indicator_ids)
-    rows = session.exec(
-        select(
-            Evidence.indicator_id,
-            func.count(),
-            func.count(func.distinct(Evidence.source)),
-            func.max(Evidence.published_at),
-        )
-        .where(
-            col(Evidence.indicator_id).in_(ids),
-            col(Evidence.rejected).is_(False),
-            col(Evidence.retracted).is_(False),
-        )
-        .group_by(Evidence.indicator_id)
-    ).all()
     tallies = {ind: EvidenceTally() for ind in ids}
+    if not ids:
+        return tallies
+    reader = SessionReader(session)
+    rows = reader.rows(
+        "SELECT indicator_id, COUNT(*), COUNT(DISTINCT source), MAX(published_at) "
+        f"FROM evidence WHERE indicator_id IN ({marks(ids)}) AND rejected = ? AND retracted = ? "
+        "GROUP BY indicator_id",
+        [*ids, False, False],
+    )
     for indicator_id, count, sources, last in rows:
-        tallies[indicator_id] = EvidenceTally(count, sources, aware(last))
+        tallies[indicator_id] = EvidenceTally(count, sources, reader.time(last))
     return tallies
 
 
@@ -129,8 +124,10 @@ def update_states(
     wanted = [ind for ind in dict.fromkeys(indicator_ids) if ind in configured]
     if not wanted:
         return []
-    rows = ensure_states(session, config, now, only=wanted)
     tallies = tally_evidence(session, wanted)
+    if _counts_only(session, config, wanted, tallies):
+        return []
+    rows = ensure_states(session, config, now, only=wanted)
     manual = manual_resolutions(session, wanted)
     changes: list[StateChange] = []
     for indicator_id in wanted:
@@ -158,6 +155,46 @@ def update_states(
         session.add(row)
     session.flush()
     return changes
+
+
+def _counts_only(
+    session: Session, config: Config, wanted: list[str], tallies: dict[str, EvidenceTally]
+) -> bool:
+    """When no state moves (most polls), refresh the stored counts in plain SQL instead of
+    loading and flushing ORM rows; False (nothing written) when a state would move, a row is
+    missing or an analyst's resolution stands: update_states' full path decides then."""
+    reader = SessionReader(session)
+    stored = dict(
+        reader.rows(
+            "SELECT indicator_id, state FROM indicatorstate "
+            f"WHERE indicator_id IN ({marks(wanted)})",
+            wanted,
+        )
+    )
+    by_hand = reader.rows(
+        "SELECT 1 FROM resolution WHERE cause = ? AND reopened_at IS NULL "
+        f"AND indicator_id IN ({marks(wanted)})",
+        [Cause.MANUAL.value, *wanted],
+    )
+    if len(stored) < len(wanted) or by_hand:
+        return False
+    for indicator_id in wanted:
+        indicator = config.indicator(indicator_id)
+        derived = derive_state(
+            indicator.kind, tallies[indicator_id].sources, config.corroboration(indicator)
+        )
+        if derived != stored[indicator_id]:
+            return False
+    reader.write_many(
+        "UPDATE indicatorstate SET evidence_count = ?, sources = ?, last_evidence_at = ? "
+        "WHERE indicator_id = ?",
+        [[tallies[i].count, tallies[i].sources, tallies[i].last_published, i] for i in wanted],
+    )
+    for indicator_id in wanted:  # rows this session already holds must not go stale
+        held = session.identity_map.get(session.identity_key(IndicatorState, indicator_id))
+        if held is not None:
+            session.expire(held, ["evidence_count", "sources", "last_evidence_at"])
+    return True
 
 
 def window_bounds(

@@ -137,35 +137,77 @@ def dedupe(
         return []
     links = {key: canonical_link(entry.link) for key, entry in fresh}
     prints = {key: fingerprint(entry.title) for key, entry in fresh}
-    stories = _StoryIndex(session, set(links.values()), set(prints.values()))
-    out: list[NewEntry] = []
-    for key, entry in fresh:
-        published = min(entry.published or now, now)
-        source = (entry.source or feed.name)[:300]
-        row = EntryRow(
-            feed_id=feed.id or 0,
-            key=key,
-            guid=entry.guid,
-            link=entry.link,
-            title=entry.title,
-            summary=entry.summary,
-            source=source,
-            published_at=published,
-            fetched_at=now,
-        )
-        story = stories.find_or_add(links[key], prints[key], published, source)
-        out.append(NewEntry(row=row, story=story))
-    return out
+    stories = StoryIndex()
+    stories.load(session, set(links.values()), set(prints.values()))
+    return [
+        _new_entry(feed, key, entry, now, links[key], prints[key], stories) for key, entry in fresh
+    ]
 
 
-class _StoryIndex:
-    """The stories a batch may belong to, fetched in two queries, plus the batch's new ones."""
+def _new_entry(
+    feed: Feed,
+    key: str,
+    entry: ParsedEntry,
+    now: datetime,
+    link: str | None,
+    print_: str | None,
+    stories: StoryIndex,
+) -> NewEntry:
+    published = min(entry.published or now, now)
+    source = (entry.source or feed.name)[:300]
+    row = EntryRow(
+        feed_id=feed.id or 0,
+        key=key,
+        guid=entry.guid,
+        link=entry.link,
+        title=entry.title,
+        summary=entry.summary,
+        source=source,
+        published_at=published,
+        fetched_at=now,
+    )
+    return NewEntry(row=row, story=stories.find_or_add(link, print_, published, source))
 
-    def __init__(self, session: Session, links: set[str | None], prints: set[str | None]) -> None:
-        links.discard(None)
-        prints.discard(None)
+
+class ReplayDedupe:
+    """Dedupe for a replay into a fresh database that only it writes: every key and story it
+    has given out stays in memory, so an entry costs no query.
+
+    One entry at a time, it answers exactly as `dedupe` does for a batch of that one entry
+    against the database: a link met through a title match is not remembered as that story's
+    link (the database would not find it there either).
+    """
+
+    def __init__(self) -> None:
+        self.keys: dict[int, set[str]] = {}
+        self.stories = StoryIndex(remember_links=False)
+
+    def dedupe_one(self, feed: Feed, entry: ParsedEntry, now: datetime) -> NewEntry | None:
+        key = entry_key(entry)
+        seen = self.keys.setdefault(feed.id or 0, set())
+        if key in seen:
+            return None
+        seen.add(key)
+        link, print_ = canonical_link(entry.link), fingerprint(entry.title)
+        return _new_entry(feed, key, entry, now, link, print_, self.stories)
+
+
+class StoryIndex:
+    """The stories entries may belong to: those loaded from the database plus the new ones.
+
+    `remember_links`: a link met through a title match points at that story for the rest of
+    this index's life (right for one poll's batch; a replay of single entries turns it off).
+    """
+
+    def __init__(self, *, remember_links: bool = True) -> None:
         self.by_link: dict[str, StoryRef] = {}
         self.by_print: dict[str, list[StoryRef]] = {}
+        self.remember_links = remember_links
+
+    def load(self, session: Session, links: set[str | None], prints: set[str | None]) -> None:
+        """Fetch the stored stories with these canonical links or fingerprints (two queries)."""
+        links.discard(None)
+        prints.discard(None)
         table = Story.__table__  # type: ignore[attr-defined]
         columns = [
             table.c[name]
@@ -187,7 +229,7 @@ class _StoryIndex:
             return self.by_link[link]
         for story in self.by_print.get(print_ or "", []):
             if abs(story.first_seen_at - published) <= SAME_STORY_WITHIN:
-                if link:
+                if link and self.remember_links:
                     self.by_link.setdefault(link, story)
                 return story
         story = StoryRef(None, link, print_, source, published)

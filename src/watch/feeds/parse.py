@@ -65,7 +65,14 @@ def parse_feed(body: bytes, *, url: str = "", content_type: str | None = None) -
     # No content-location: feedparser would rewrite relative guids into URLs with it.
     headers = {"content-type": content_type} if content_type else {}
     try:
-        result = feedparser.parse(io.BytesIO(body), response_headers=headers)
+        # watch keeps only plain text (strip_html), so feedparser's HTML sanitising and
+        # relative-URI rewriting inside content would be work thrown away (a quarter of it).
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            sanitize_html=False,
+            resolve_relative_uris=False,
+        )
         return _to_feed(result, body, url, content_type)
     except NotAFeed:
         raise

@@ -2,17 +2,19 @@
 
 Everything for one feed goes in as a few bulk INSERTs inside the caller's transaction, so a
 crash leaves either the whole batch or none of it, and the feed's validators (ETag) are only
-saved together with the entries they cover.
+saved together with the entries they cover. On SQLite the INSERTs are plain SQL through the
+driver; on PostgreSQL, SQLAlchemy Core's multi-row INSERT … RETURNING.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, insert
 from sqlmodel import Session
 
 from watch.config import Config
@@ -39,15 +41,38 @@ def _bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> 
         return []
     connection = session.connection()
     if connection.dialect.name == "sqlite":
-        # SQLAlchemy can keep RETURNING in parameter order on SQLite only row by row. One
-        # writer at a time gives a multi-row INSERT ascending rowids in VALUES order, so the
-        # sorted ids are the rows' ids.
-        result = connection.execute(insert(table).returning(table.c.id), rows)
-        return sorted(row[0] for row in result)
+        return _sqlite_insert(connection, table, rows)
     result = connection.execute(
         insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     return [row[0] for row in result]
+
+
+def _sqlite_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Plain SQL through the sqlite3 driver (SQLAlchemy's per-value processing cost more than
+    the insert). The caller's transaction holds SQLite's write lock for the whole
+    executemany, and ids are rowids (no AUTOINCREMENT), so the rows get consecutive ids that
+    end at last_insert_rowid()."""
+    names = list(rows[0])
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, [[_sqlite_value(row[name]) for name in names] for row in rows])
+        last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
+    finally:
+        cursor.close()
+    return list(range(last - len(rows) + 1, last + 1))
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy would store it on SQLite: times as naive UTC text."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; pass aware UTC times")
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
 
 
 def record(
@@ -92,7 +117,7 @@ def record(
                     "rule": match.rule,
                     "matched": match.span,
                     "published_at": item.row.published_at,
-                    "recorded_at": now,
+                    "recorded_at": item.row.fetched_at,  # `now` live; each entry's own in a replay
                     "rejected": False,
                     "retracted": False,
                 }

@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from watch.config import Config
-from watch.coverage import record_poll
 from watch.config.model import feed_url
+from watch.coverage import record_poll
 from watch.db import session_scope
 from watch.errors import FeedError, FeedHTTPError, FeedInUse, UnknownFeed
 from watch.feeds.fetch import FetchRequest, FetchResult, fetch_many
