@@ -34,6 +34,7 @@ TRACKING_PARAMS = re.compile(
 )
 PUBLISHER_SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,60}$")
 SAME_STORY_WITHIN = timedelta(days=3)
+PLAIN_LINK = re.compile(r"(?i:https?)://(?P<host>[A-Za-z0-9.-]+)(?P<path>/[^?#\s]*)?")
 MIN_FINGERPRINT_WORDS = 4
 
 
@@ -54,8 +55,13 @@ def canonical_link(url: str | None) -> str | None:
     """The link without what differs between copies of one article (None if not http[s])."""
     if not url:
         return None
+    url = url.strip()
+    plain = PLAIN_LINK.fullmatch(url)
+    if plain:  # most links: no user, port, query or fragment; urlsplit would agree
+        host = plain["host"].lower().removeprefix("www.").removeprefix("m.")
+        return f"https://{host}{(plain['path'] or '').rstrip('/') or '/'}"[:2000]
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
     except ValueError:
         return None
     if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:

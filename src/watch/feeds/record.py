@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -20,7 +19,7 @@ from sqlmodel import Session
 from watch.config import Config
 from watch.feeds.dedupe import NewEntry
 from watch.feeds.match import Match
-from watch.schema import Cause, Entry, Evidence, StateChange, Story
+from watch.schema import Cause, Entry, Evidence, StateChange, Story, UTCDateTime
 from watch.states import update_states
 
 STORY: Table = Story.__table__  # type: ignore[attr-defined]
@@ -54,25 +53,33 @@ def _sqlite_insert(connection: Connection, table: Table, rows: list[dict[str, An
     executemany, and ids are rowids (no AUTOINCREMENT), so the rows get consecutive ids that
     end at last_insert_rowid()."""
     names = list(rows[0])
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    times = [i for i, name in enumerate(names) if isinstance(table.c[name].type, UTCDateTime)]
+    values = [[row[name] for name in names] for row in rows]
+    for row_values in values:
+        for i in times:
+            row_values[i] = _sqlite_time(row_values[i])
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)}) "
+        f"VALUES ({', '.join('?' for _ in names)})"
+    )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, [[_sqlite_value(row[name]) for name in names] for row in rows])
+        cursor.executemany(sql, values)
         last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
     finally:
         cursor.close()
     return list(range(last - len(rows) + 1, last + 1))
 
 
-def _sqlite_value(value: Any) -> Any:
-    """A value as SQLAlchemy would store it on SQLite: times as naive UTC text."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; pass aware UTC times")
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, StrEnum):
-        return value.value
-    return value
+def _sqlite_time(value: datetime | None) -> str | None:
+    """A time as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; pass aware UTC times")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def record(
@@ -101,7 +108,9 @@ def record(
     entry_rows = []
     for item in new_entries:
         item.row.story_id = item.story.id
-        entry_rows.append({k: v for k, v in vars(item.row).items() if k != "id"})
+        row = vars(item.row).copy()
+        del row["id"]
+        entry_rows.append(row)
     entry_ids = _bulk_insert(session, ENTRY, entry_rows)
 
     evidence_rows = []

@@ -299,6 +299,24 @@ def _feed(session: Session, feeds: dict[str, Feed], item: ArchivedEntry) -> Feed
     return feed
 
 
+@dataclass
+class _FeedSeen:
+    """What a replay did to a feed since the last flush, applied to its row in one go."""
+
+    feed: Feed
+    polled: datetime | None = None
+    new_entry: datetime | None = None
+    new_entries: int = 0
+
+    def apply(self) -> None:
+        if self.polled is not None:
+            self.feed.last_polled_at = self.polled
+        if self.new_entry is not None:
+            self.feed.last_new_entry_at = self.new_entry
+        self.feed.entry_count += self.new_entries
+        self.polled, self.new_entry, self.new_entries = None, None, 0
+
+
 class _Replay:
     """Entries through dedupe → match → record in batches, with the results of one at a time.
 
@@ -320,6 +338,7 @@ class _Replay:
         self.sources: dict[str, set[str]] = {}
         self.states = {ind.id: LADDERS[ind.kind][0] for ind in config.indicators}
         self.kinds = {ind.id: ind.kind for ind in config.indicators}
+        self.feeds: dict[int, _FeedSeen] = {}
 
     @property
     def pending(self) -> int:
@@ -327,12 +346,12 @@ class _Replay:
 
     def add(self, feed: Feed, item: ArchivedEntry) -> None:
         now = item.published
-        feed.last_polled_at = now
+        seen = self.feeds.setdefault(id(feed), _FeedSeen(feed))
+        seen.polled = now
         new = self.dedupe.dedupe_one(feed, item.entry, now)
         if new is None:
             return
-        feed.last_new_entry_at = now
-        feed.entry_count += 1
+        seen.new_entry, seen.new_entries = now, seen.new_entries + 1
         found = match_entry(self.matcher, new.row.title, new.row.summary)
         self.segment.append(new)
         self.matches.append(found)
@@ -350,6 +369,8 @@ class _Replay:
         return derived != self.states[indicator_id]
 
     def flush(self, now: datetime | None = None) -> None:
+        for seen in self.feeds.values():  # the ORM's attribute events are slow per entry
+            seen.apply()
         if not self.segment:
             return
         now = now or self.segment[-1].row.fetched_at
