@@ -172,8 +172,8 @@ def main() -> None:
     print(f"{total} entries in {args.feeds} feeds, one transaction per feed, SQLite")
     for label, config, texts in cases:
         feeds = make_feeds(texts, args.entries)
-        baseline = max(parse_only(feeds) for _ in range(3))
-        rate, evidence = max(ingest(feeds, config) for _ in range(3))
+        baseline = max(parse_only(feeds) for _ in range(5))
+        rate, evidence = max(ingest(feeds, config) for _ in range(5))
         print(
             f"{label}: feedparser parse only {baseline:,.0f} entries/s; "
             f"parse+dedupe+match+store {rate:,.0f} entries/s "

@@ -1,9 +1,10 @@
 """Command latency: `watch --help`, and `watch status` on databases of 10k and 1M entries.
 
 Fills SQLite databases with generated entries (2% of them evidence, spread over the shipped
-indicators), then times the real commands as a user runs them (new process each time).
+indicators), then times the real commands as a user runs them (new process each time) and
+prints the median and the best of seven runs; `--watch A B` times two builds on the same files.
 
-    .venv/bin/python bench/status.py [--sizes 10000 1000000]
+    .venv/bin/python bench/status.py [--sizes 10000 1000000] [--watch PATH ...]
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,21 +103,34 @@ def fill(url: str, n_entries: int) -> None:
     engine.dispose()
 
 
-def timed(*args: str, env: dict[str, str], runs: int = 5) -> float:
-    best = float("inf")
+def timed(watch: str, *args: str, env: dict[str, str], runs: int = 7) -> tuple[float, float]:
+    """Median and best wall time of `watch ARGS` over `runs` new processes."""
+    times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([str(WATCH), *args], env=env, check=True, capture_output=True)
-        best = min(best, time.perf_counter() - started)
-    return best
+        subprocess.run([watch, *args], env=env, check=True, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), min(times)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument(
+        "--watch",
+        nargs="+",
+        default=[str(WATCH)],
+        help="watch executables to time side by side on the same databases",
+    )
     args = parser.parse_args()
     env = os.environ | {"WATCH_CONFIG": str(ROOT / "indicators.yaml")}
-    print(f"{'watch --help':<36} {timed('--help', env=env):6.3f} s")
+
+    def show(label: str, *command: str, env: dict[str, str]) -> None:
+        for watch in args.watch:
+            median, best = timed(watch, *command, env=env)
+            print(f"{label:<36} median {median:6.3f} s  best {best:6.3f} s  ({watch})")
+
+    show("watch --help", "--help", env=env)
     with tempfile.TemporaryDirectory() as folder:
         for size in args.sizes:
             url = f"sqlite:///{folder}/status-{size}.db"
@@ -123,10 +138,8 @@ def main() -> None:
             fill(url, size)
             print(f"(filled {size:,} entries in {time.perf_counter() - started:.0f} s)")
             env_db = env | {"WATCH_DATABASE_URL": url}
-            label = f"watch status, {size:,} entries"
-            print(f"{label:<36} {timed('status', env=env_db):6.3f} s")
-            label = f"watch status --json, {size:,} entries"
-            print(f"{label:<36} {timed('status', '--json', env=env_db):6.3f} s")
+            show(f"watch status, {size:,} entries", "status", env=env_db)
+            show(f"watch status --json, {size:,} entries", "status", "--json", env=env_db)
 
 
 if __name__ == "__main__":

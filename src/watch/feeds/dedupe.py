@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from watch.schema import Entry, Feed, Story
+from watch.reader import Reader, SessionReader, marks
+from watch.schema import Feed
 
 if TYPE_CHECKING:
     from watch.feeds.parse import ParsedEntry
@@ -36,6 +36,7 @@ PUBLISHER_SUFFIX = re.compile(r"\s+[-–—|:]\s+[^-–—|:]{2,60}$")
 SAME_STORY_WITHIN = timedelta(days=3)
 PLAIN_LINK = re.compile(r"(?i:https?)://(?P<host>[A-Za-z0-9.-]+)(?P<path>/[^?#\s]*)?")
 MIN_FINGERPRINT_WORDS = 4
+IN_LIST = 500  # values per IN (...) list, well under SQLite's bound-parameter limit
 
 
 def _sha1(text: str) -> str:
@@ -133,18 +134,25 @@ def dedupe(
         keyed.setdefault(entry_key(entry), entry)
     if not keyed:
         return []
-    seen = set(
-        session.exec(
-            select(Entry.key).where(Entry.feed_id == feed.id, col(Entry.key).in_(list(keyed)))
-        )
-    )
+    reader = SessionReader(session)
+    keys = list(keyed)
+    seen = set()
+    for first in range(0, len(keys), IN_LIST):
+        chunk = keys[first : first + IN_LIST]
+        seen |= {
+            row[0]
+            for row in reader.rows(
+                f"SELECT key FROM entry WHERE feed_id = ? AND key IN ({marks(chunk)})",
+                [feed.id, *chunk],
+            )
+        }
     fresh = [(key, entry) for key, entry in keyed.items() if key not in seen]
     if not fresh:
         return []
     links = {key: canonical_link(entry.link) for key, entry in fresh}
     prints = {key: fingerprint(entry.title) for key, entry in fresh}
     stories = StoryIndex()
-    stories.load(session, set(links.values()), set(prints.values()))
+    stories.load(reader, set(links.values()), set(prints.values()))
     return [
         _new_entry(feed, key, entry, now, links[key], prints[key], stories) for key, entry in fresh
     ]
@@ -210,23 +218,23 @@ class StoryIndex:
         self.by_print: dict[str, list[StoryRef]] = {}
         self.remember_links = remember_links
 
-    def load(self, session: Session, links: set[str | None], prints: set[str | None]) -> None:
-        """Fetch the stored stories with these canonical links or fingerprints (two queries)."""
-        links.discard(None)
-        prints.discard(None)
-        table = Story.__table__  # type: ignore[attr-defined]
-        columns = [
-            table.c[name]
-            for name in ("id", "canonical_link", "fingerprint", "source", "first_seen_at")
-        ]
-        if links:
-            query = sa_select(*columns).where(table.c.canonical_link.in_(links))
-            for row in session.connection().execute(query):
-                self.by_link.setdefault(row[1] or "", StoryRef(*row))
-        if prints:
-            query = sa_select(*columns).where(table.c.fingerprint.in_(prints))
-            for row in session.connection().execute(query):
-                self.by_print.setdefault(row[2] or "", []).append(StoryRef(*row))
+    def load(self, reader: Reader, links: set[str | None], prints: set[str | None]) -> None:
+        """Fetch the stored stories with these canonical links or fingerprints (plain SQL)."""
+        for column, values in (("canonical_link", links), ("fingerprint", prints)):
+            wanted = sorted(v for v in values if v is not None)
+            for first in range(0, len(wanted), IN_LIST):
+                chunk = wanted[first : first + IN_LIST]
+                rows = reader.rows(
+                    "SELECT id, canonical_link, fingerprint, source, first_seen_at FROM story "
+                    f"WHERE {column} IN ({marks(chunk)}) ORDER BY id",
+                    chunk,
+                )
+                for id_, link, print_, source, seen_at in rows:
+                    story = StoryRef(id_, link, print_, source, reader.time(seen_at) or seen_at)
+                    if column == "canonical_link":
+                        self.by_link.setdefault(link or "", story)
+                    else:
+                        self.by_print.setdefault(print_ or "", []).append(story)
 
     def find_or_add(
         self, link: str | None, print_: str | None, published: datetime, source: str

@@ -58,10 +58,7 @@ def _sqlite_insert(connection: Connection, table: Table, rows: list[dict[str, An
     for row_values in values:
         for i in times:
             row_values[i] = _sqlite_time(row_values[i])
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)}) "
-        f"VALUES ({', '.join('?' for _ in names)})"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, values)
