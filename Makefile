@@ -36,6 +36,8 @@ bench: $(BIN)/watch
 	$(BIN)/python bench/match.py
 	$(BIN)/python bench/poll.py
 	-test -f ../shared/devset/devset.jsonl && $(BIN)/python bench/devset_backtest.py
+	$(BIN)/python bench/backtest.py
+	$(BIN)/python bench/status.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

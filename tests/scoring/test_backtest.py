@@ -261,3 +261,102 @@ def test_the_shipped_archive_resolves_every_indicator_offline(tmp_path):
     putin = {row.id: row for row in card.indicators}["kim-putin-summit"].cells
     assert {c.resolved_at.date() for c in putin.values()} == {date(2019, 4, 25)}
     assert card.comparison.n == len(config.indicators)
+
+
+def _replay_one_by_one(config: Config, archive_path: Path, database: Path) -> dict[str, list]:
+    """The replay as it was before batching: each entry ingested alone, in its own ingest."""
+    from datetime import timedelta
+
+    from watch.clock import start_of_day
+    from watch.db import open_database
+    from watch.feeds.ingest import ingest
+    from watch.feeds.match import Matcher
+    from watch.review import close_windows
+    from watch.schema import Feed
+    from watch.states import window_bounds
+
+    entries = load_archive(archive_path).entries
+    closes = sorted(
+        {
+            window_bounds(config, indicator, reading.id)[1]
+            for indicator in config.indicators
+            for reading in config.readings
+        }
+    )
+    engine = open_database(f"sqlite:///{database}")
+    matcher, feeds = Matcher(config), {}
+    with Session(engine, expire_on_commit=False) as session:
+        day, last = entries[0].published.date(), entries[-1].published.date()
+        queue = iter(entries)
+        upcoming = next(queue, None)
+        while day <= last:
+            while upcoming is not None and upcoming.published.date() == day:
+                if upcoming.feed not in feeds:
+                    feeds[upcoming.feed] = Feed(
+                        url=f"archive:{upcoming.feed}", name=upcoming.feed_title[:300]
+                    )
+                    session.add(feeds[upcoming.feed])
+                    session.flush()
+                feed = feeds[upcoming.feed]
+                feed.last_polled_at = upcoming.published
+                ingest(session, config, feed, [upcoming.entry], matcher, upcoming.published)
+                upcoming = next(queue, None)
+            clock = start_of_day(day + timedelta(days=1))
+            if closes and closes[0] <= clock:
+                close_windows(session, config, clock)
+                closes = [when for when in closes if when > clock]
+            session.commit()
+            day += timedelta(days=1)
+    engine.dispose()
+    return _stored(database)
+
+
+def _stored(database: Path) -> dict[str, list]:
+    """Every row of the tables a replay writes, ids included, in id order."""
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    tables = {
+        "feed": "SELECT * FROM feed ORDER BY id",
+        "story": "SELECT * FROM story ORDER BY id",
+        "entry": "SELECT * FROM entry ORDER BY id",
+        "evidence": "SELECT * FROM evidence ORDER BY id",
+        "statechange": "SELECT * FROM statechange ORDER BY id",
+        "indicatorstate": "SELECT * FROM indicatorstate ORDER BY indicator_id",
+        "resolution": "SELECT * FROM resolution ORDER BY id",
+    }
+    stored = {name: connection.execute(sql).fetchall() for name, sql in tables.items()}
+    connection.close()
+    return stored
+
+
+def test_batched_replay_stores_exactly_what_a_one_by_one_replay_stores(tmp_path, config):
+    import random
+
+    rng = random.Random(4)
+    archive = tmp_path / "big"
+    archive.mkdir()
+    texts = [
+        "North Korea begins rebuilding Sohae launch site",
+        "Satellite images show construction at Tongchang-ri",
+        "Leaders agree to hold a summit next month",
+        "Markets close higher on tech shares",
+        "Storm brings flooding to coastal towns",
+    ]
+    for wire in range(3):
+        lines = [
+            json.dumps(
+                {
+                    "published": f"2019-{rng.randint(1, 4):02d}-{rng.randint(1, 28):02d}T"
+                    f"{rng.randint(0, 23):02d}:00:00Z",
+                    "title": f"{rng.choice(texts)} ({rng.randint(1, 40)})",
+                    "source": f"Outlet {rng.randint(1, 4)}",
+                    "link": f"https://o{rng.randint(1, 3)}.example/{rng.randint(1, 300)}",
+                }
+            )
+            for _ in range(400)
+        ]
+        (archive / f"wire-{wire}.jsonl").write_text("\n".join(lines) + "\n")
+    batched = run_backtest(config, archive, tmp_path / "out")
+    assert batched.evidence > 0 and batched.changes
+    assert _stored(batched.database) == _replay_one_by_one(config, archive, tmp_path / "one.db")
