@@ -24,6 +24,9 @@ SCHEMA_HEAD = "0006"
 Rows = Generator[tuple[Any, ...], None, None]
 
 
+Rows = Generator[tuple[Any, ...], None, None]
+
+
 class Reader(Protocol):
     """Runs a read-only query; `?` placeholders; times in and out as aware UTC datetimes."""
 
