@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from watch.errors import DatabaseUnavailable, SchemaNotCurrent
@@ -21,10 +21,7 @@ from watch.errors import DatabaseUnavailable, SchemaNotCurrent
 SCHEMA_HEAD = "0006"
 
 
-Rows = Generator[tuple[Any, ...], None, None]
-
-
-Rows = Generator[tuple[Any, ...], None, None]
+Rows: TypeAlias = Generator[tuple[Any, ...], None, None]
 
 
 class Reader(Protocol):

@@ -21,16 +21,24 @@ from watch.cli.common import (
 from watch.tables import Column
 
 
-def status_columns(reading_ids: list[str]) -> list[Column]:
-    """`watch status`: ids, states, counts and dates never wrap; narrow terminals get blocks."""
-    return [
+def status_columns(reading_ids: list[str], periods: bool = False) -> list[Column]:
+    """`watch status`: ids, states, counts and dates never wrap; narrow terminals get blocks.
+
+    With `periods`, each reading also gets a column for its current period and past ones.
+    """
+    columns = [
         Column("indicator", keep=True),
         Column("kind", keep=True, drop=2),
         Column("state", keep=True),
         Column("evidence", "ev", keep=True),
         Column("sources", "src", keep=True, drop=1),
         Column("last evidence", "last", keep=True),
-    ] + [Column(f"{rid} p / so far", rid, keep=True) for rid in reading_ids]
+    ]
+    for rid in reading_ids:
+        columns.append(Column(f"{rid} p / so far", rid, keep=True))
+        if periods:
+            columns.append(Column(f"{rid} periods", "·", keep=True))
+    return columns
 
 
 EVIDENCE_COLUMNS = [
@@ -181,9 +189,12 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
         emit_json([row.as_json() for row in rows])
         return
     reading_ids = [r.id for r in config.readings]
+    # "0.85 pending · period 7 · past 3 yes · 1 no": the verdict, then the periods apart
+    cells = [[row.reading_cell(rid).partition(" · ") for rid in reading_ids] for row in rows]
+    periods = any(rest for row in cells for _, _, rest in row)
     table(
         f"{config.tracker.title}",
-        status_columns(reading_ids),
+        status_columns(reading_ids, periods),
         [
             [
                 row.id,
@@ -193,8 +204,12 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
                 row.sources,
                 when(row.last_evidence_at),
             ]
-            + [row.reading_cell(rid) for rid in reading_ids]
-            for row in rows
+            + [
+                part
+                for verdict, _, rest in row_cells
+                for part in ([verdict, rest] if periods else [verdict])
+            ]
+            for row, row_cells in zip(rows, cells, strict=True)
         ],
     )
 
