@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlmodel import Session, col, select
-
-from watch.schema import WatchedSpan
+if TYPE_CHECKING:  # imported where used: read commands merge spans without SQLAlchemy
+    from sqlmodel import Session
 
 GAP_INTERVALS = 3  # a successful poll vouches for at most this many intervals before it
 ARCHIVE_GAP = timedelta(days=3)  # entries this close cover the days between them
@@ -28,6 +28,10 @@ Span = tuple[datetime, datetime]
 
 def record_watched(session: Session, origin: str, start: datetime, end: datetime) -> None:
     """Store [start, end) as watched by `origin`, extending its latest span when they touch."""
+    from sqlmodel import col, select
+
+    from watch.schema import WatchedSpan
+
     if end <= start:
         return
     latest = session.exec(
@@ -46,6 +50,10 @@ def record_watched(session: Session, origin: str, start: datetime, end: datetime
 
 def record_poll(session: Session, origin: str, now: datetime, interval: timedelta) -> None:
     """A successful poll at `now`: watched since the previous success, within a few intervals."""
+    from sqlmodel import col, select
+
+    from watch.schema import WatchedSpan
+
     last = session.exec(
         select(WatchedSpan.end)
         .where(WatchedSpan.origin == origin)
@@ -72,6 +80,10 @@ def archive_spans(published: Iterable[datetime]) -> list[Span]:
 
 def watched_spans(session: Session) -> list[Span]:
     """Every stored span of every origin, merged into disjoint spans in time order."""
+    from sqlmodel import select
+
+    from watch.schema import WatchedSpan
+
     rows = session.exec(select(WatchedSpan.start, WatchedSpan.end)).all()
     return merge([(start, end) for start, end in rows])
 

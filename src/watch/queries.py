@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any
-
-from sqlmodel import Session, col, select
+from typing import TYPE_CHECKING, Any
 
 from watch.clock import iso_z
 from watch.config import Config
-from watch.schema import Entry, Evidence, Feed, PeriodStatus
-from watch.states import agrees, ensure_states, load_facts, periods, resolve_period
+from watch.outcomes import agrees, load_facts, periods, resolve_period
+from watch.reader import Reader, as_reader
+from watch.terms import LADDERS, PeriodStatus
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 _MARKS = {True: "agrees", False: "disagrees", None: "pending"}
 
@@ -52,20 +54,30 @@ class IndicatorStatus:
         return text
 
 
-_STATE_FIELDS = {"state", "evidence_count", "sources", "last_evidence_at"}
+def indicator_status(db: Reader | Session, config: Config, now: datetime) -> list[IndicatorStatus]:
+    """One row per configured indicator, in file order.
 
-
-def indicator_status(session: Session, config: Config, now: datetime) -> list[IndicatorStatus]:
-    """One row per configured indicator, in file order."""
-    states = ensure_states(session, config, now, store=False)
-    facts = load_facts(session, config)
+    `db` is a Session or a plain-SQL Reader (watch.reader: what `watch status` opens, so that
+    it never imports SQLAlchemy); both go through the same watch.outcomes rule.
+    """
+    reader = as_reader(db)
+    stored = {
+        row[0]: row[1:]
+        for row in reader.rows(
+            "SELECT indicator_id, state, evidence_count, sources, last_evidence_at "
+            "FROM indicatorstate"
+        )
+    }
+    facts = load_facts(reader, config)
     rows = []
     for indicator in config.indicators:
-        state = states[indicator.id]
+        state, count, sources, last = stored.get(
+            indicator.id, (LADDERS[indicator.kind][0], 0, 0, None)
+        )
         readings = {}
         for reading_id, forecast in indicator.forecasts.items():
             resolved = [
-                resolve_period(session, config, indicator, period, now, facts)
+                resolve_period(reader, config, indicator, period, now, facts)
                 for period in periods(config, indicator, reading_id, now)
             ]
             current = resolved[-1]
@@ -89,7 +101,10 @@ def indicator_status(session: Session, config: Config, now: datetime) -> list[In
                 id=indicator.id,
                 title=indicator.title,
                 kind=indicator.kind,
-                **state.model_dump(include=_STATE_FIELDS),
+                state=state,
+                evidence_count=count,
+                sources=sources,
+                last_evidence_at=reader.time(last),
                 readings=readings,
             )
         )
@@ -123,6 +138,10 @@ def list_evidence(
     include_rejected: bool = False,
 ) -> list[EvidenceView]:
     """Evidence newest first (by published time), optionally for one indicator."""
+    from sqlmodel import col, select
+
+    from watch.schema import Entry, Evidence, Feed
+
     query = (
         select(Evidence, Entry, Feed)
         .join(Entry, col(Entry.id) == Evidence.entry_id)
@@ -175,6 +194,10 @@ _FEED_FIELDS |= {"last_error"}
 
 def feed_health(session: Session, config: Config) -> list[FeedView]:
     """Every configured feed (polled or not) and every other feed ever polled."""
+    from sqlmodel import select
+
+    from watch.schema import Feed
+
     stored = {feed.url: feed for feed in session.exec(select(Feed))}
     urls = [f.url for f in config.feeds] + [
         u for u in stored if u not in {f.url for f in config.feeds}

@@ -21,34 +21,37 @@ holds the indicator's state at "resolved" until it is reopened.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import partial
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from watch.clock import aware, start_of_day
-from watch.config import Config, Indicator
-from watch.coverage import Span, covered, merge, watched_spans
+from watch.config import Config
+from watch.outcomes import (
+    DatedFact,
+    Facts,
+    Period,
+    ReadingResolution,
+    StandingResolution,
+    agrees,
+    current_period,
+    derive_state,
+    load_facts,
+    periods,
+    reading_outcome,
+    resolve_period,
+    resolve_reading,
+    window_bounds,
+)
 from watch.reader import SessionReader, marks
 from watch.schema import (
     LADDERS,
     Cause,
-    Evidence,
     IndicatorState,
-    Kind,
-    PeriodStatus,
     Resolution,
     State,
     StateChange,
 )
-
-
-def derive_state(kind: Kind, sources: int, corroboration: int) -> State:
-    quiet, signalled, settled = LADDERS[kind]
-    if sources >= corroboration:
-        return settled
-    return signalled if sources else quiet
 
 
 @dataclass(frozen=True)
@@ -197,45 +200,6 @@ def _counts_only(
     return True
 
 
-def window_bounds(
-    config: Config, indicator: Indicator, reading_id: str
-) -> tuple[datetime, datetime]:
-    """The first period of the reading's window (the whole window when it does not repeat)."""
-    reading = next(r for r in config.readings if r.id == reading_id)
-    opens, closes = config.window(indicator, reading)
-    return start_of_day(opens), start_of_day(closes)
-
-
-@dataclass(frozen=True)
-class Period:
-    """One stretch of a reading's window: period k runs from published + k·length."""
-
-    reading_id: str
-    index: int
-    start: datetime
-    end: datetime
-
-
-def periods(config: Config, indicator: Indicator, reading_id: str, now: datetime) -> list[Period]:
-    """The reading's periods begun by `now` (the first always), oldest first.
-
-    A reading that does not repeat has one period: its window.
-    """
-    reading = next(r for r in config.readings if r.id == reading_id)
-    first = Period(reading_id, 0, *window_bounds(config, indicator, reading_id))
-    if not config.repeats(reading) or first.end <= first.start:
-        return [first]
-    found = [first]
-    while found[-1].end <= now:
-        opens, closes = config.period(indicator, reading, len(found))
-        found.append(Period(reading_id, len(found), start_of_day(opens), start_of_day(closes)))
-    return found
-
-
-def current_period(config: Config, indicator: Indicator, reading_id: str, now: datetime) -> Period:
-    return periods(config, indicator, reading_id, now)[-1]
-
-
 def manual_resolutions(
     session: Session, indicator_ids: Iterable[str] | None = None
 ) -> dict[str, Resolution]:
@@ -250,216 +214,24 @@ def manual_resolutions(
     return {row.indicator_id: row for row in session.exec(query.order_by(col(Resolution.id)))}
 
 
-@dataclass(frozen=True)
-class DatedFact:
-    """A dated outcome from the tracker's `record:` list or from `watch resolve --on/--from`:
-    yes on the day at `start`, or no over [start, end)."""
-
-    indicator_id: str
-    outcome: bool
-    start: datetime
-    end: datetime
-    cause: str  # record | manual
-    source: str | None
-    note: str | None
-    known_at: datetime | None = None  # when it was recorded by hand (None: in the file)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What decides periods besides the evidence, read once for many resolutions."""
-
-    manual: dict[str, Resolution]
-    dated: dict[str, list[DatedFact]]
-    spans: list[Span]
-    # Each indicator's standing evidence (id, source, published), read once when first needed:
-    # one query per indicator instead of one per period.
-    evidence: dict[str, list[tuple[int, str, datetime]]] = field(default_factory=dict)
-
-    def evidence_of(self, session: Session, indicator_id: str) -> list[tuple[int, str, datetime]]:
-        if indicator_id not in self.evidence:
-            rows = session.exec(
-                select(Evidence.id, Evidence.source, Evidence.published_at)
-                .where(
-                    Evidence.indicator_id == indicator_id,
-                    col(Evidence.rejected).is_(False),
-                    col(Evidence.retracted).is_(False),
-                )
-                .order_by(col(Evidence.published_at), col(Evidence.id))
-            ).all()
-            self.evidence[indicator_id] = [(i or 0, src, aware(at) or at) for i, src, at in rows]
-        return self.evidence[indicator_id]
-
-
-def load_facts(session: Session, config: Config) -> Facts:
-    """The standing resolutions by hand, the dated facts (file and hand) and the watched spans."""
-    dated: dict[str, list[DatedFact]] = {}
-    for fact in config.record:
-        if fact.on is not None:
-            start, end = fact.on, fact.on + timedelta(days=1)
-        else:
-            assert fact.start is not None and fact.end is not None
-            start, end = fact.start, fact.end + timedelta(days=1)
-        dated.setdefault(fact.indicator, []).append(
-            DatedFact(
-                fact.indicator,
-                fact.outcome == "yes",
-                start_of_day(start),
-                start_of_day(end),
-                Cause.RECORD,
-                fact.source,
-                fact.note,
-            )
-        )
-    rows = session.exec(
-        select(Resolution)
-        .where(
-            Resolution.cause == Cause.MANUAL,
-            col(Resolution.reopened_at).is_(None),
-            col(Resolution.span_from).is_not(None),
-        )
-        .order_by(col(Resolution.id))
-    )
-    for row in rows:
-        assert row.span_from is not None
-        dated.setdefault(row.indicator_id, []).append(
-            DatedFact(
-                row.indicator_id,
-                row.outcome,
-                row.span_from,
-                row.span_to or row.span_from + timedelta(days=1),
-                Cause.MANUAL,
-                row.source,
-                row.note,
-                row.recorded_at,
-            )
-        )
-    return Facts(manual_resolutions(session), dated, watched_spans(session))
-
-
-@dataclass(frozen=True)
-class ReadingResolution:
-    """How one period of a reading's window has decided an indicator, when, and why."""
-
-    outcome: bool | None  # None while pending or when the period closed unwatched
-    resolved_at: datetime | None = None
-    cause: str | None = None  # evidence | window (silence) | manual | record
-    evidence_id: int | None = None  # the evidence that reached corroboration
-    note: str | None = None  # the analyst's or the record's note
-    status: PeriodStatus = PeriodStatus.PENDING
-    coverage: float = 0.0  # share of the period watched (or vouched for by a dated "no")
-    period: Period | None = None
-    source: str | None = None  # the URL behind a dated resolution
-
-
-def resolve_period(
-    session: Session,
-    config: Config,
-    indicator: Indicator,
-    period: Period,
-    now: datetime,
-    facts: Facts,
-) -> ReadingResolution:
-    """One period's outcome as it stood at `now` (anything published or recorded later is unseen).
-
-    In order: an undated resolution by hand made inside the period; a dated "yes" inside it;
-    dated "no" spans covering `coverage` of it (once it has ended); evidence reaching
-    corroboration inside it; and once it has ended, silence, but only if the period was
-    watched (or vouched for) for at least `coverage` of its length; else it is unobserved.
-    """
-    start, end = period.start, period.end
-    last = len(periods(config, indicator, period.reading_id, now)) - 1
-    dated = facts.dated.get(indicator.id, [])
-    known = [f for f in dated if f.known_at is None or f.known_at <= now]
-    vouched = merge((f.start, f.end) for f in known if not f.outcome)
-    watched = merge([*_clip(facts.spans, now), *vouched])
-    seen = covered(watched, start, end)
-    need = config.coverage(indicator)
-    done = partial(ReadingResolution, period=period, coverage=seen)
-
-    by_hand = facts.manual.get(indicator.id)
-    if by_hand is not None and by_hand.resolved_at <= now:
-        made = by_hand.resolved_at
-        inside = start <= made < end or (made >= end and period.index == last == 0)
-        if inside:
-            return done(
-                by_hand.outcome,
-                by_hand.resolved_at,
-                Cause.MANUAL,
-                note=by_hand.note,
-                status=_status(by_hand.outcome),
-            )
-    for fact in sorted(known, key=lambda f: f.start):
-        if fact.outcome and start <= fact.start < end and fact.start <= now:
-            return done(
-                True,
-                fact.start,
-                fact.cause,
-                note=fact.note,
-                status=PeriodStatus.YES,
-                source=fact.source,
-            )
-    if now >= end:
-        for cause in (Cause.RECORD, Cause.MANUAL):
-            spans = merge((f.start, f.end) for f in known if not f.outcome and f.cause == cause)
-            if spans and covered(spans, start, end) >= need:
-                fact = next(
-                    f
-                    for f in known
-                    if not f.outcome and f.cause == cause and f.start < end and f.end > start
-                )
-                return done(
-                    False, end, cause, note=fact.note, status=PeriodStatus.NO, source=fact.source
-                )
-    sources: set[str] = set()
-    for evidence_id, source, published in facts.evidence_of(session, indicator.id):
-        if not start <= published < end or published > now:
-            continue
-        sources.add(source)
-        if len(sources) >= config.corroboration(indicator):
-            return done(True, published, Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES)
-    if now < end:
-        return done(None)
-    if seen >= need:
-        return done(False, end, Cause.WINDOW, status=PeriodStatus.NO)
-    return done(None, status=PeriodStatus.UNOBSERVED)
-
-
-def _status(outcome: bool) -> PeriodStatus:
-    return PeriodStatus.YES if outcome else PeriodStatus.NO
-
-
-def _clip(spans: list[Span], now: datetime) -> list[Span]:
-    """The spans as they stood at `now` (a view of the past sees no later watching)."""
-    return [(s, min(e, now)) for s, e in spans if s < now]
-
-
-def resolve_reading(
-    session: Session,
-    config: Config,
-    indicator: Indicator,
-    reading_id: str,
-    now: datetime,
-    *,
-    facts: Facts | None = None,
-) -> ReadingResolution:
-    """The outcome for `reading_id`'s current period (its window, unless it repeats) at `now`.
-
-    `facts` (from `load_facts`) saves queries when resolving many.
-    """
-    if facts is None:
-        facts = load_facts(session, config)
-    period = current_period(config, indicator, reading_id, now)
-    return resolve_period(session, config, indicator, period, now, facts)
-
-
-def reading_outcome(
-    session: Session, config: Config, indicator: Indicator, reading_id: str, now: datetime
-) -> bool | None:
-    """True / False once the reading's window (or the analyst) has decided, None while pending."""
-    return resolve_reading(session, config, indicator, reading_id, now).outcome
-
-
-def agrees(p: float, outcome: bool | None) -> bool | None:
-    """Whether an outcome bears the reading out (p ≥ 0.5 means it expected yes)."""
-    return None if outcome is None else (p >= 0.5) == outcome
+__all__ = [
+    "DatedFact",
+    "EvidenceTally",
+    "Facts",
+    "Period",
+    "ReadingResolution",
+    "StandingResolution",
+    "agrees",
+    "current_period",
+    "derive_state",
+    "ensure_states",
+    "load_facts",
+    "manual_resolutions",
+    "periods",
+    "reading_outcome",
+    "resolve_period",
+    "resolve_reading",
+    "tally_evidence",
+    "update_states",
+    "window_bounds",
+]

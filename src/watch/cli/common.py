@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from watch.config import Config
+    from watch.reader import DriverReader
     from watch.tables import Column
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "load",
     "now",
     "open_engine",
+    "open_reader",
     "parse_day",
     "table",
     "when",
@@ -83,6 +85,18 @@ def open_engine(config: Config, *, write: bool = True) -> Engine:
         if write:
             return open_database(url, create_folder=config.database_is_default())
         return open_for_reading(url)
+    except DatabaseError as error:
+        raise fail(str(error), DATABASE_ERROR) from None
+
+
+def open_reader(config: Config) -> DriverReader:
+    """A plain-SQL, read-only connection (watch.reader: no SQLAlchemy import); exit 3 when it
+    cannot be opened. The caller closes it."""
+    from watch.errors import DatabaseError
+    from watch.reader import open_reader as open_plain
+
+    try:
+        return open_plain(config.database_url())
     except DatabaseError as error:
         raise fail(str(error), DATABASE_ERROR) from None
 

@@ -15,6 +15,7 @@ from watch.cli.common import (
     load,
     now,
     open_engine,
+    open_reader,
     table,
     when,
 )
@@ -179,12 +180,14 @@ def poll(
 
 def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Where every indicator stands, and whether it so far agrees with each reading."""
-    from watch.db import session_scope
     from watch.queries import indicator_status
 
     config = load(config_path)
-    with session_scope(open_engine(config, write=False)) as session:
-        rows = indicator_status(session, config, now())
+    reader = open_reader(config)  # plain SQL: status starts without importing SQLAlchemy
+    try:
+        rows = indicator_status(reader, config, now())
+    finally:
+        reader.close()
     if as_json:
         emit_json([row.as_json() for row in rows])
         return
