@@ -7,6 +7,8 @@ Session, which is wrapped the same way. See watch.states for the rule in words.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -104,6 +106,30 @@ class Facts:
     # Each indicator's standing evidence (id, source, published), read once when first needed:
     # one query per indicator instead of one per period.
     evidence: dict[str, list[tuple[int, str, datetime]]] = field(default_factory=dict)
+    # One look at a few periods (watch status): read each period's evidence from the index,
+    # only up to the corroborating row, instead of every indicator's evidence whole.
+    stream: bool = False
+
+    def evidence_in(
+        self, db: Reader | Session, indicator_id: str, start: datetime, end: datetime, now: datetime
+    ) -> Generator[tuple[int, str, datetime], None, None]:
+        """The standing evidence published in [start, end) and by `now`, oldest first."""
+        if not self.stream:
+            for row in self.evidence_of(db, indicator_id):
+                if start <= row[2] < end and row[2] <= now:
+                    yield row
+            return
+        reader = as_reader(db)
+        rows = reader.stream(
+            "SELECT id, source, published_at FROM evidence "
+            "WHERE indicator_id = ? AND rejected = ? AND retracted = ? "
+            "AND published_at >= ? AND published_at < ? AND published_at <= ? "
+            "ORDER BY published_at, id",
+            [indicator_id, False, False, start, end, now],
+        )
+        with closing(rows):
+            for evidence_id, source, published in rows:
+                yield evidence_id or 0, source, reader.time(published) or published
 
     def evidence_of(
         self, db: Reader | Session, indicator_id: str
@@ -122,7 +148,7 @@ class Facts:
         return self.evidence[indicator_id]
 
 
-def load_facts(db: Reader | Session, config: Config) -> Facts:
+def load_facts(db: Reader | Session, config: Config, *, stream: bool = False) -> Facts:
     """The standing resolutions by hand, the dated facts (file and hand) and the watched spans."""
     dated: dict[str, list[DatedFact]] = {}
     for fact in config.record:
@@ -176,7 +202,7 @@ def load_facts(db: Reader | Session, config: Config) -> Facts:
         (reader.time(start) or start, reader.time(end) or end)
         for start, end in reader.rows('SELECT start, "end" FROM watchedspan')
     )
-    return Facts(standing, dated, spans)
+    return Facts(standing, dated, spans, stream=stream)
 
 
 @dataclass(frozen=True)
@@ -254,12 +280,11 @@ def resolve_period(
                     False, end, cause, note=fact.note, status=PeriodStatus.NO, source=fact.source
                 )
     sources: set[str] = set()
-    for evidence_id, source, published in facts.evidence_of(db, indicator.id):
-        if not start <= published < end or published > now:
-            continue
-        sources.add(source)
-        if len(sources) >= config.corroboration(indicator):
-            return done(True, published, Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES)
+    with closing(facts.evidence_in(db, indicator.id, start, end, now)) as evidence:
+        for evidence_id, source, published in evidence:
+            sources.add(source)
+            if len(sources) >= config.corroboration(indicator):
+                return done(True, published, Cause.EVIDENCE, evidence_id, status=PeriodStatus.YES)
     if now < end:
         return done(None)
     if seen >= need:

@@ -68,7 +68,7 @@ def indicator_status(db: Reader | Session, config: Config, now: datetime) -> lis
             "FROM indicatorstate"
         )
     }
-    facts = load_facts(reader, config)
+    facts = load_facts(reader, config, stream=True)
     rows = []
     for indicator in config.indicators:
         state, count, sources, last = stored.get(
