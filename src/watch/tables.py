@@ -30,6 +30,7 @@ class Column:
     short: str | None = None  # used when the full header does not fit
     keep: bool = False  # ids, dates, numbers: never wrapped
     drop: int = 0  # 0: always shown; otherwise dropped (highest first) before blocks are used
+    own_line: bool = False  # in blocks, starts a line of its own (e.g. each reading)
 
 
 def text_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
@@ -126,7 +127,7 @@ def _blocks(
             if not value:
                 continue
             pair = f"{_header(spec, True)} {value}"
-            if line and len(line) + 3 + len(pair) > width:
+            if line and (spec.own_line or len(line) + 3 + len(pair) > width):
                 parts.append(Text(line, no_wrap=True, overflow="ignore"))
                 line = ""
             if len("  " + pair) > width:

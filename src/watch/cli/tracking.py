@@ -36,7 +36,7 @@ def status_columns(reading_ids: list[str], periods: bool = False) -> list[Column
         Column("last evidence", "last", keep=True),
     ]
     for rid in reading_ids:
-        columns.append(Column(f"{rid} p / so far", rid, keep=True))
+        columns.append(Column(f"{rid} p / so far", rid, keep=True, own_line=True))
         if periods:
             columns.append(Column(f"{rid} periods", "·", keep=True))
     return columns
