@@ -150,10 +150,7 @@ def open_for_reading(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         path = Path(parsed.database or "")
         if not path.is_file():
-            raise SchemaNotCurrent(
-                f"{shown(parsed)}: no database there yet; run `watch migrate` (or `watch poll`) "
-                "to create it"
-            )
+            raise SchemaNotCurrent.missing(shown(parsed))
         engine = create_engine(
             f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", connect_args={"timeout": 30}
         )
@@ -163,11 +160,7 @@ def open_for_reading(url: str) -> Engine:
     version = schema_version(engine)
     if version != SCHEMA_HEAD:
         engine.dispose()
-        found = f"schema {version}" if version else "no watch schema"
-        raise SchemaNotCurrent(
-            f"{shown(parsed)}: {found}, this watch needs {SCHEMA_HEAD}; read commands never "
-            "write: run `watch migrate` (or any command that writes, e.g. `watch poll`) first"
-        )
+        raise SchemaNotCurrent.for_read(shown(parsed), version, SCHEMA_HEAD)
     return engine
 
 

@@ -154,6 +154,20 @@ class DatabaseUnavailable(DatabaseError):
 class SchemaNotCurrent(DatabaseError):
     """A read command met a database with no schema, or an older one: reads never migrate."""
 
+    @classmethod
+    def missing(cls, where: str) -> SchemaNotCurrent:
+        return cls(
+            f"{where}: no database there yet; run `watch migrate` (or `watch poll`) to create it"
+        )
+
+    @classmethod
+    def for_read(cls, where: str, found: str | None, needed: str) -> SchemaNotCurrent:
+        what = f"schema {found}" if found else "no watch schema"
+        return cls(
+            f"{where}: {what}, this watch needs {needed}; read commands never write: "
+            "run `watch migrate` (or any command that writes, e.g. `watch poll`) first"
+        )
+
 
 class InvalidChannelSettings(WatchError, ValueError):
     """Its message never holds a secret: the channel modules redact what they quote."""

@@ -120,11 +120,7 @@ def open_reader(url: str) -> DriverReader:
     found = ",".join(row[0] for row in version) or None
     if found != SCHEMA_HEAD:
         reader.close()
-        what = f"schema {found}" if found else "no watch schema"
-        raise SchemaNotCurrent(
-            f"{_shown(url)}: {what}, this watch needs {SCHEMA_HEAD}; read commands never "
-            "write: run `watch migrate` (or any command that writes, e.g. `watch poll`) first"
-        )
+        raise SchemaNotCurrent.for_read(_shown(url), found, SCHEMA_HEAD)
     return reader
 
 
@@ -133,9 +129,7 @@ def _sqlite(url: str, path_part: str) -> DriverReader:
 
     path = Path(unquote(path_part[1:] if path_part.startswith("/") else path_part))
     if not path.is_file():
-        raise SchemaNotCurrent(
-            f"{url}: no database there yet; run `watch migrate` (or `watch poll`) to create it"
-        )
+        raise SchemaNotCurrent.missing(url)
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error as exc:
