@@ -1,4 +1,5 @@
-"""Read-side of the library: what `watch status`, `watch evidence` and `watch feeds` show.
+"""Read-side of the library: what `watch status`, `watch evidence` and `watch feeds` show,
+and the recent changes of state the web overview lists.
 
 Each function returns plain dataclasses whose `as_json()` is the documented JSON contract.
 """
@@ -216,3 +217,39 @@ def feed_health(session: Session, config: Config) -> list[FeedView]:
             )
         )
     return views
+
+
+@dataclass
+class ChangeView:
+    indicator: str
+    at: datetime
+    old_state: str | None
+    new_state: str
+    cause: str
+    note: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["at"] = iso_z(self.at)
+        return out
+
+
+def recent_changes(session: Session, since: datetime, *, limit: int = 50) -> list[ChangeView]:
+    """Changes of state of every indicator at or after `since`, newest first."""
+    from sqlmodel import col, select
+
+    from watch.schema import StateChange
+
+    query = (
+        select(StateChange)
+        .where(StateChange.at >= since)
+        .order_by(col(StateChange.at).desc(), col(StateChange.id).desc())
+        .limit(limit)
+    )
+    return [
+        ChangeView(
+            indicator=change.indicator_id,
+            **change.model_dump(include={"at", "old_state", "new_state", "cause", "note"}),
+        )
+        for change in session.exec(query)
+    ]

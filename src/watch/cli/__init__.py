@@ -7,6 +7,7 @@ One module per command group, over `common` (options, loading, failing, tables, 
     review     resolve, reopen, reject, history
     scoring    scorecard, backtest
     evaluation eval
+    web        serve (the web dashboard)
 
 Heavy modules are imported inside the commands that need them, so `watch --help` stays fast.
 Exit codes: 0 success; 1 the work ran but something in it failed (a feed, a delivery); 2 bad
@@ -21,7 +22,7 @@ from typing import Annotated
 
 import typer
 
-from watch.cli import alerts, evaluation, review, scoring, tracking
+from watch.cli import alerts, evaluation, review, scoring, tracking, web
 
 app = typer.Typer(
     help=(
@@ -63,6 +64,7 @@ for command in (
     review.history,
     scoring.scorecard,
     scoring.backtest,
+    web.serve,
 ):
     app.command()(command)
 app.command("eval")(evaluation.eval_command)
