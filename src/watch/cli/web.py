@@ -34,7 +34,9 @@ def serve(
     except OSError as error:
         raise fail(f"cannot listen on {host}:{port}: {error.strerror or error}", 1) from None
     if host not in LOOPBACK:
-        typer.echo(f"watch: listening on {host}, not loopback: anyone who can reach it reads it", err=True)
+        typer.echo(
+            f"watch: listening on {host}, not loopback: anyone who can reach it reads it", err=True
+        )
     mode = "review on with the token" if token else "read-only (WATCH_WEB_TOKEN not set)"
     typer.echo(f"watch: serving {config.tracker.title} on {server.url}/ ({mode})")
     try:

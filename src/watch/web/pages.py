@@ -118,9 +118,7 @@ def indicator(request: Request) -> HTMLResponse:
             for reading in config.readings
         ]
         timeline = history(session, config, chosen.id)
-        evidence = list_evidence(
-            session, chosen.id, limit=EVIDENCE_SHOWN, include_rejected=True
-        )
+        evidence = list_evidence(session, chosen.id, limit=EVIDENCE_SHOWN, include_rejected=True)
     return page(
         request,
         "indicator.html.j2",
@@ -150,7 +148,11 @@ def alerts(request: Request) -> HTMLResponse:
     with site.reading() as session:
         rows = list_deliveries(session, wanted, limit=DELIVERIES_SHOWN)
     return page(
-        request, "alerts.html.j2", rows=rows, wanted=wanted, statuses=[s.value for s in DeliveryStatus]
+        request,
+        "alerts.html.j2",
+        rows=rows,
+        wanted=wanted,
+        statuses=[s.value for s in DeliveryStatus],
     )
 
 

@@ -66,6 +66,7 @@ class Site:
             try:
                 yield session
             finally:
+                session.expunge_all()  # rows already read stay readable after the rollback
                 session.rollback()
 
     def writing(self) -> Any:
