@@ -18,9 +18,10 @@ run: $(BIN)/watch
 	-$(BIN)/watch run --once
 	$(BIN)/watch status
 
-## test: install, start a throw-away PostgreSQL, run the whole suite on SQLite and PostgreSQL
+## test: install, start a throw-away PostgreSQL, make sure Debian's headless Chromium is there
+## (the browser tests), run the whole suite on SQLite and PostgreSQL
 test: $(BIN)/watch
-	scripts/with-postgres $(BIN)/pytest
+	scripts/with-postgres scripts/with-chromium $(BIN)/pytest
 
 lint: $(BIN)/watch
 	$(BIN)/ruff check src tests bench

@@ -233,11 +233,18 @@ def test_deploy_files_restart_run_unprivileged_and_check_health():
     assert "FROM python:3.12-slim" in docker and "USER watch" in docker
     assert "HEALTHCHECK" in docker and "WATCH_HEARTBEAT" in docker
     compose = YAML(typ="safe").load((deploy / "compose.yaml").read_text())
-    assert set(compose["services"]) == {"db", "watch"}
+    assert set(compose["services"]) == {"db", "watch", "web"}
     assert compose["services"]["watch"]["depends_on"]["db"]["condition"] == "service_healthy"
+    web = compose["services"]["web"]
+    assert web["command"][0] == "serve" and web["ports"] == ["127.0.0.1:8080:8080"]
+    assert web["depends_on"]["db"]["condition"] == "service_healthy"
+    web_unit = (deploy / "watch-web.service").read_text()
+    assert "watch serve" in web_unit and "--host 127.0.0.1" in web_unit
+    assert "User=watch" in web_unit and "EnvironmentFile=/etc/watch/watch.env" in web_unit
     example = (deploy / "watch.env.example").read_text()
     for name in ("WATCH_DATABASE_URL", "WATCH_SMTP_URL", "WATCH_SLACK_WEBHOOK_URL"):
         assert f"{name}=" in example
+    assert "WATCH_WEB_TOKEN=" in example
 
 
 def test_alerts_test_reports_each_channel_and_never_prints_a_secret(

@@ -1,6 +1,9 @@
 """The house plan, checked: imports run one way and never in a circle.
 
-    cli → daemon → alerts, scoring → feeds → the base (config, schema, states, review, ...)
+    cli, web → daemon → alerts, scoring → feeds → the base (config, schema, states, review, ...)
+
+The web dashboard shares the CLI's floor: it may import everything below, and only the CLI's
+`watch serve` command imports it.
 
 Every import counts, those inside functions too, so a lazy import cannot hide a reach-around.
 """
@@ -123,6 +126,15 @@ def test_imports_run_downwards():
     assert upward == []
 
 
+def test_only_the_serve_command_imports_the_web_package():
+    importers = {
+        module
+        for module, targets in graph().items()
+        if top(module) != "web" and any(top(target) == "web" for target in targets)
+    }
+    assert importers == {"watch.cli.web"}
+
+
 def test_alerts_and_scoring_do_not_import_each_other():
     crossing = [
         f"{module} imports {target}"
@@ -136,6 +148,8 @@ def test_alerts_and_scoring_do_not_import_each_other():
 def test_every_package_is_walked():
     names = set(graph())
     for package in ("watch.feeds", "watch.alerts", "watch.scoring", "watch.cli", "watch.config"):
+        assert package in names
+    for package in ("watch.web", "watch.web.pages", "watch.web.actions"):
         assert package in names
     assert "watch.alerts.stages.supersede" in names
     assert floor("watch.cli.common") == 4 and floor("watch.schema") == 0
