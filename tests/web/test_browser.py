@@ -20,6 +20,9 @@ from tests.web.conftest import HOSTILE, TOKEN
 
 CHROMIUM = os.environ.get("WATCH_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("WATCH_TEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+# --no-sandbox: the suite runs as root in CI, where Chromium's sandbox refuses to start
+ARGUMENTS = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"]
+ARGUMENTS += ["--window-size=1280,1200", "--lang=en-GB"]
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +38,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                     "--disable-gpu", "--window-size=1280,1200", "--lang=en-GB"):  # fmt: skip
+    for argument in ARGUMENTS:
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
@@ -77,7 +79,8 @@ def test_review_in_the_browser_moves_the_state_back_and_keeps_feed_text_inert(
 
     browser.find_element(By.LINK_TEXT, "Indicators").click()
     rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-indicator]")
-    assert [row.get_attribute("data-indicator") for row in rows][0] == "rocket-site-work"
+    shown = [row.get_attribute("data-indicator") for row in rows]
+    assert shown == ["rocket-site-work", "test-freeze", "summit"]
     shoot(browser, screenshots, "indicators", database)
     browser.find_element(By.CSS_SELECTOR, 'a[href="/indicators/rocket-site-work"]').click()
     assert browser.find_element(By.ID, "state").text == "confirmed"

@@ -5,6 +5,7 @@ Both bind the socket here, so a test can ask for port 0 and read the port it got
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 
@@ -22,6 +23,7 @@ class WebServer:
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.socket.bind((host, port))
+        self.socket.listen(128)  # connections wait in the backlog until uvicorn accepts them
         self.host, self.port = host, self.socket.getsockname()[1]
         config = uvicorn.Config(
             app, lifespan="off", ws="none", log_level="warning", access_log=False
@@ -35,8 +37,21 @@ class WebServer:
         return f"http://{host}:{self.port}"
 
     def run(self) -> None:
-        """Serve until SIGINT / SIGTERM (uvicorn handles them in the main thread)."""
-        self.server.run(sockets=[self.socket])
+        """Serve until SIGINT / SIGTERM (uvicorn handles them in the main thread).
+
+        uvicorn raises the stop signal again once it has shut down; in the main thread it meets
+        a handler that does nothing, so the command returns, cleans up and exits 0.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            self.server.run(sockets=[self.socket])
+            return
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {stop: signal.signal(stop, lambda *_: None) for stop in stops}
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            for stop, handler in previous.items():
+                signal.signal(stop, handler)
 
     def start(self) -> None:
         """Serve from a thread; returns once the server accepts connections."""
