@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-
 from status import fill  # bench/status.py: the same generated database
 
 ROOT = Path(__file__).resolve().parents[1]
