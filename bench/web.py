@@ -19,12 +19,12 @@ from pathlib import Path
 import httpx
 from status import fill  # bench/status.py: the same generated database
 
-ROOT = Path(__file__).resolve().parents[1]
+from watch.config import load_config
+from watch.db import open_database
+from watch.web.app import create_app
+from watch.web.server import WebServer
 
-from watch.config import load_config  # noqa: E402
-from watch.db import open_database  # noqa: E402
-from watch.web.app import create_app  # noqa: E402
-from watch.web.server import WebServer  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 PAGES = ["/", "/indicators", "/indicators/kim-putin-summit", "/feeds", "/alerts"]
 
