@@ -157,7 +157,12 @@ async def login(request: Request) -> Response:
         return _problem(request, 403, "wrong token")
     response = _back(form, "/", "logged in: review actions are on")
     response.set_cookie(
-        SESSION_COOKIE, session_value(site.token), httponly=True, samesite="strict", path="/"
+        SESSION_COOKIE,
+        session_value(site.token),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",  # behind a TLS proxy that says so
+        path="/",
     )
     return response
 
