@@ -26,7 +26,7 @@ from tests.support.alerting import (
     slack_channel,
     tracker,
 )
-from watch.config import Config
+from watch.config import Config, load_config
 from watch.queries import list_evidence
 from watch.web.app import create_app
 from watch.web.server import WebServer
@@ -90,12 +90,14 @@ def serve(tmp_path: Path, engine: Engine, feed_server: Any, slack_receiver: Any)
     config, clock = polled_desk(tmp_path, engine, feed_server, slack_receiver)
     started: list[tuple[WebServer, httpx.Client]] = []
 
-    def start(token: str | None = TOKEN) -> Desk:
-        server = WebServer(create_app(config, engine, clock, token), "127.0.0.1", 0)
+    def start(token: str | None = TOKEN, tracker_file: Path | None = None) -> Desk:
+        """The dashboard with this token, over the polled tracker or another tracker file."""
+        shown = load_config(tracker_file) if tracker_file else config
+        server = WebServer(create_app(shown, engine, clock, token), "127.0.0.1", 0)
         server.start()
         client = httpx.Client(base_url=server.url, timeout=10)
         started.append((server, client))
-        return Desk(server, engine, config, clock, client)
+        return Desk(server, engine, shown, clock, client)
 
     yield start
     for server, client in started:

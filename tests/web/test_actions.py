@@ -176,3 +176,45 @@ def test_a_form_never_sends_the_browser_to_another_site(desk):
             f"/evidence/{evidence_id}/reject", data={"note": "n", "next": target}, headers=HEADER
         )
         assert answer.status_code == 303 and answer.headers["location"].startswith("/?done=")
+
+
+def test_a_dated_resolution_with_its_source_decides_the_period_it_falls_in(desk):
+    answer = desk.client.post(
+        "/indicators/summit/resolve",
+        data={
+            "outcome": "yes",
+            "on": "2019-03-01",
+            "source": "https://report.example/summit",
+            "note": "the leaders met in Hanoi",
+            "next": "/indicators/summit",
+        },
+        headers=HEADER,
+    )
+    assert answer.status_code == 303
+    page = desk.client.get(answer.headers["location"]).text
+    assert "summit: recorded by hand: happened on 2019-03-01" in page
+    readings = page.split('id="readings"')[1].split("</table>")[0]
+    assert readings.count("yes · manual · 2019-03-01") == 2  # each reading's open period
+    assert readings.count('<a href="https://report.example/summit"') == 2
+    dated = page.split('id="dated"')[1].split("</ul>")[0]
+    assert "yes on 2019-03-01 · manual" in dated and "the leaders met in Hanoi" in dated
+    assert state_of(desk, "summit") == "quiet"  # a fact about the past leaves the state alone
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"outcome": "yes", "source": "https://r.example/"}, "a source goes with a dated"),
+        ({"outcome": "no", "from": "2019-01-01"}, "from and to go together"),
+        ({"outcome": "yes", "from": "2019-01-01", "to": "2019-01-05"}, "takes --on DATE"),
+        ({"outcome": "yes", "on": "2019-13-01"}, "on: not a date"),
+        ({"outcome": "yes", "on": "2020-01-01"}, "is in the future"),
+    ],
+)
+def test_a_dated_resolution_that_does_not_fit_is_refused_and_changes_nothing(desk, fields, says):
+    before = desk.snapshot()
+    answer = desk.client.post(
+        "/indicators/summit/resolve", data={**fields, "note": "n"}, headers=HEADER
+    )
+    assert answer.status_code == 400 and says in answer.text
+    assert desk.snapshot() == before

@@ -70,7 +70,7 @@ def test_review_in_the_browser_moves_the_state_back_and_keeps_feed_text_inert(
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as seen
 
-    database = database_url.split(":", 1)[0]
+    database = database_url.split(":", 1)[0].split("+")[0]
     browser.delete_all_cookies()
     browser.get(desk.url + "/")
     assert "hawk" in browser.find_element(By.ID, "verdict").text

@@ -91,3 +91,22 @@ def test_unknown_things_answer_404(desk):
 def test_hostile_headline_was_stored_verbatim(desk):
     # the escaping test above means something only if the feed text really holds markup
     assert desk.evidence_id(HOSTILE) > 0
+
+
+def test_indicator_page_lists_every_period_of_a_repeating_reading(serve, tmp_path):
+    # the same polled database, shown with 30-day windows that repeat: by 2019-03-10 the hawk
+    # reading (from 2019-01-01) has had periods 0 and 1 and is in period 2
+    text = (tmp_path / "tracker.yaml").read_text()
+    text = text.replace("window_days: 36500", "window_days: 30")
+    text = text.replace("defaults:\n", "defaults:\n  repeat: true\n", 1)
+    repeating = tmp_path / "repeating.yaml"
+    repeating.write_text(text)
+    desk = serve(tracker_file=repeating)
+    html = desk.client.get("/indicators/rocket-site-work").text
+    hawk = re.findall(r'data-reading="hawk" data-period="(\d+)"', html)
+    dove = re.findall(r'data-reading="dove" data-period="(\d+)"', html)
+    assert hawk == ["2", "1", "0"] and dove == ["1", "0"]  # newest first
+    assert "recurring periods" in html
+    assert 'class="period status-unobserved" data-reading="hawk" data-period="0"' in html
+    cells = desk.client.get("/indicators").text
+    assert "period 2 · past 2 unobserved" in cells  # the library's own summary of past periods

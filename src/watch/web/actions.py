@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,7 +21,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from watch.alerts.outbox import retry as retry_delivery
-from watch.errors import UnknownDelivery, UnknownEvidence, UnknownIndicator, WatchError
+from watch.errors import (
+    BadResolution,
+    UnknownDelivery,
+    UnknownEvidence,
+    UnknownIndicator,
+    WatchError,
+)
+from watch.review import record_outcome
 from watch.review import reject as reject_evidence
 from watch.review import reopen as reopen_indicator
 from watch.review import resolve as resolve_indicator
@@ -77,7 +85,7 @@ async def _write(
 
     try:
         message = await run_in_threadpool(run)
-    except BadForm as error:
+    except (BadForm, BadResolution) as error:
         return _problem(request, 400, str(error))
     except NOT_FOUND as error:
         return _problem(request, 404, str(error))
@@ -106,6 +114,8 @@ async def reject(request: Request) -> Response:
 
 
 async def resolve(request: Request) -> Response:
+    """Undated: `watch resolve ID --yes|--no -m NOTE`. Dated (`on`, or `from` and `to`, with an
+    optional `source`): `watch resolve ID ... --on / --from --to [--source]`."""
     site = site_of(request)
     indicator_id = request.path_params["indicator_id"]
 
@@ -113,12 +123,43 @@ async def resolve(request: Request) -> Response:
         outcome = _text(form, "outcome")
         if outcome not in ("yes", "no"):
             raise BadForm("choose the outcome: yes or no")
-        change = resolve_indicator(
-            session, site.config, indicator_id, outcome == "yes", _text(form, "note"), site.clock()
+        on, first, last = _day(form, "on"), _day(form, "from"), _day(form, "to")
+        note, source = _text(form, "note"), _text(form, "source") or None
+        if on is None and first is None and last is None:
+            if source is not None:
+                raise BadForm("a source goes with a dated resolution (on, or from and to)")
+            change = resolve_indicator(
+                session, site.config, indicator_id, outcome == "yes", note, site.clock()
+            )
+            return f"{indicator_id} resolved {outcome} by hand; " + _moves([change], "")
+        if (first is None) != (last is None):
+            raise BadForm("from and to go together")
+        span = (first, last) if first is not None and last is not None else None
+        record_outcome(
+            session,
+            site.config,
+            indicator_id,
+            outcome == "yes",
+            on=on,
+            span=span,
+            source=source,
+            note=note,
+            now=site.clock(),
         )
-        return f"{indicator_id} resolved {outcome} by hand; " + _moves([change], "")
+        said = f"happened on {on}" if outcome == "yes" else f"did not happen from {first} to {last}"
+        return f"{indicator_id}: recorded by hand: {said}"
 
     return await _write(request, work, f"/indicators/{indicator_id}")
+
+
+def _day(form: FormData, name: str) -> date | None:
+    text = _text(form, name)
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadForm(f"{name}: not a date (YYYY-MM-DD): {text!r}") from None
 
 
 async def reopen(request: Request) -> Response:

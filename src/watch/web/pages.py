@@ -18,7 +18,7 @@ from watch.queries import feed_health, indicator_status, list_evidence, recent_c
 from watch.review import history
 from watch.scoring.render import View, posterior_chart
 from watch.scoring.scorecard import build_scorecard
-from watch.states import ensure_states, manual_resolutions, resolve_reading, window_bounds
+from watch.states import ensure_states, load_facts, periods, resolve_period
 from watch.terms import DeliveryStatus
 from watch.web.access import can_write, csrf_token, keep_csrf
 from watch.web.site import Site
@@ -105,15 +105,15 @@ def indicator(request: Request) -> HTMLResponse:
     now = site.clock()
     with site.reading() as session:
         state = ensure_states(session, config, now, only=[chosen.id])[chosen.id]
-        manual = manual_resolutions(session, [chosen.id])
+        facts = load_facts(session, config)
         readings = [
             {
                 "id": reading.id,
                 "forecast": chosen.forecasts[reading.id],
-                "window": window_bounds(config, chosen, reading.id),
-                "resolution": resolve_reading(
-                    session, config, chosen, reading.id, now, manual=manual
-                ),
+                "periods": [
+                    resolve_period(session, config, chosen, period, now, facts)
+                    for period in periods(config, chosen, reading.id, now)
+                ],
             }
             for reading in config.readings
         ]
@@ -126,7 +126,9 @@ def indicator(request: Request) -> HTMLResponse:
         rules=[rule_text(rule) for rule in chosen.match],
         corroboration=config.corroboration(chosen),
         state=state,
-        by_hand=manual.get(chosen.id),
+        by_hand=facts.manual.get(chosen.id),
+        dated=facts.dated.get(chosen.id, []),
+        coverage=config.coverage(chosen),
         readings=readings,
         timeline=timeline,
         evidence=evidence,
