@@ -196,8 +196,9 @@ def test_a_dated_resolution_with_its_source_decides_the_period_it_falls_in(desk)
     readings = page.split('id="readings"')[1].split("</table>")[0]
     assert readings.count("yes · manual · 2019-03-01") == 2  # each reading's open period
     assert readings.count('<a href="https://report.example/summit"') == 2
-    dated = page.split('id="dated"')[1].split("</ul>")[0]
-    assert "yes on 2019-03-01 · manual" in dated and "the leaders met in Hanoi" in dated
+    history = page.split('id="history"')[1].split("</ol>")[0]
+    assert "the leaders met in Hanoi" in history
+    assert 'source: <a href="https://report.example/summit"' in history
     assert state_of(desk, "summit") == "quiet"  # a fact about the past leaves the state alone
 
 

@@ -127,7 +127,6 @@ def indicator(request: Request) -> HTMLResponse:
         corroboration=config.corroboration(chosen),
         state=state,
         by_hand=facts.manual.get(chosen.id),
-        dated=facts.dated.get(chosen.id, []),
         coverage=config.coverage(chosen),
         readings=readings,
         timeline=timeline,
