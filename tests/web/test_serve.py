@@ -11,6 +11,10 @@ from pathlib import Path
 import httpx
 
 from tests.support.paths import SMALL_TRACKER
+from watch.config import load_config
+from watch.db import make_engine
+from watch.web.app import create_app
+from watch.web.server import WebServer
 
 WATCH = str(Path(sys.executable).parent / "watch")  # the installed command
 
@@ -76,3 +80,17 @@ def test_serve_on_a_taken_port_fails_with_one_line(tmp_path):
         assert second.stderr.startswith(f"watch: cannot listen on 127.0.0.1:{port}:")
     finally:
         stop(process)
+
+
+def test_a_database_that_cannot_answer_gets_a_one_line_503(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # never migrated: no tables
+    server = WebServer(create_app(load_config(SMALL_TRACKER), engine, lambda: None, None), port=0)
+    server.start()
+    try:
+        page = httpx.get(server.url + "/feeds", timeout=10)
+    finally:
+        server.stop()
+        engine.dispose()
+    assert page.status_code == 503
+    assert "the database cannot answer: OperationalError: no such table" in page.text
+    assert "Traceback" not in page.text

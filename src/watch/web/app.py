@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -62,6 +63,10 @@ def create_app(
     config: Config, engine: Engine, clock: Callable[[], datetime], token: str | None
 ) -> Starlette:
     """The dashboard over `engine` for `config`; writes need `token` (None: read-only)."""
-    app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(
+        routes=ROUTES,
+        middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={SQLAlchemyError: pages.database_problem},
+    )
     app.state.site = Site(config=config, engine=engine, clock=clock, token=token or None)
     return app

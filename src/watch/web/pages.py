@@ -59,6 +59,13 @@ def _here(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+def database_problem(request: Request, error: Exception) -> HTMLResponse:
+    """A database that cannot answer (down, locked, not migrated): one line, 503, no traceback."""
+    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+    problem = f"the database cannot answer: {type(error).__name__}: {reason}"
+    return page(request, "problem.html.j2", 503, title="Database unavailable", problem=problem)
+
+
 def not_found(request: Request, what: str) -> HTMLResponse:
     return page(request, "problem.html.j2", 404, title="Not found", problem=what)
 
