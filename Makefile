@@ -39,6 +39,7 @@ bench: $(BIN)/watch
 	-test -f ../shared/devset/devset.jsonl && $(BIN)/python bench/devset_backtest.py
 	$(BIN)/python bench/backtest.py
 	$(BIN)/python bench/status.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
