@@ -14,11 +14,12 @@ from starlette.responses import HTMLResponse
 from watch.alerts.outbox import list_deliveries
 from watch.config.model import Group, RegexTerm, Rule
 from watch.errors import UnknownIndicator
+from watch.outcomes import load_facts, periods, resolve_period
 from watch.queries import feed_health, indicator_status, list_evidence, recent_changes
 from watch.review import history
 from watch.scoring.render import View, posterior_chart
 from watch.scoring.scorecard import build_scorecard
-from watch.states import ensure_states, load_facts, periods, resolve_period
+from watch.states import ensure_states
 from watch.terms import DeliveryStatus
 from watch.web.access import can_write, csrf_token, keep_csrf
 from watch.web.site import Site
