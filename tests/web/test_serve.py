@@ -92,5 +92,5 @@ def test_a_database_that_cannot_answer_gets_a_one_line_503(tmp_path):
         server.stop()
         engine.dispose()
     assert page.status_code == 503
-    assert "the database cannot answer: OperationalError: no such table" in page.text
+    assert "database error: OperationalError: no such table" in page.text
     assert "Traceback" not in page.text

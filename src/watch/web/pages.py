@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 
 from watch.alerts.outbox import list_deliveries
 from watch.config.model import Group, RegexTerm, Rule
+from watch.db import describe
 from watch.errors import UnknownIndicator
 from watch.outcomes import load_facts, periods, resolve_period
 from watch.queries import feed_health, indicator_status, list_evidence, recent_changes
@@ -62,8 +63,7 @@ def _here(request: Request) -> str:
 
 def database_problem(request: Request, error: Exception) -> HTMLResponse:
     """A database that cannot answer (down, locked, not migrated): one line, 503, no traceback."""
-    reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-    problem = f"the database cannot answer: {type(error).__name__}: {reason}"
+    problem = describe(error)  # the CLI's one line for a database failure
     return page(request, "problem.html.j2", 503, title="Database unavailable", problem=problem)
 
 
