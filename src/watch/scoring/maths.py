@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from watch.states import agrees
@@ -174,7 +174,17 @@ def weekly_series(
     days = [start + timedelta(days=d) for d in range(6, (end - start).days + 1, 7)]
     if not days or days[-1] != end:
         days.append(end)
-    return [(day, score(outcomes, reading_ids, as_of=day, epsilon=epsilon)) for day in days]
+    # Outcomes resolve on few days: a week that adds none repeats the last score, re-dated.
+    resolved = sorted(o.resolved_at.date() for o in outcomes)
+    series: list[tuple[date, Comparison]] = []
+    scored_count, last = -1, None
+    for day in days:
+        count = bisect_right(resolved, day)
+        if last is None or count != scored_count:
+            last = score(outcomes, reading_ids, as_of=day, epsilon=epsilon)
+            scored_count = count
+        series.append((day, replace(last, as_of=day)))
+    return series
 
 
 def calibration(
@@ -292,9 +302,15 @@ def weekly_comparisons(
     """`compare` at the end of each week from `start` (scoring.weekly_series per reading)."""
     per_reading = {r: weekly_series(outcomes[r], [r], start, end) for r in reading_ids}
     days = [day for day, _ in per_reading[reading_ids[0]]]
-    return [
-        _merge({r: per_reading[r][i][1] for r in reading_ids}, day) for i, day in enumerate(days)
-    ]
+    merged: list[Comparison] = []
+    for i, day in enumerate(days):
+        parts = {r: per_reading[r][i][1] for r in reading_ids}
+        counts = [part.n for part in parts.values()]
+        if merged and counts == [per_reading[r][i - 1][1].n for r in reading_ids]:
+            merged.append(replace(merged[-1], as_of=day))  # nothing resolved this week
+        else:
+            merged.append(_merge(parts, day))
+    return merged
 
 
 def _merge(parts: dict[str, Comparison], as_of: date | None) -> Comparison:
