@@ -262,7 +262,7 @@ def build_scorecard(
     states = {i: row.state for i, row in ensure_states(session, config, now, store=False).items()}
     if as_of is not None:
         states = states_at(session, config, at)
-    facts = load_facts(session, config)
+    facts = load_facts(session, config, stream=True)
     rows: list[IndicatorRow] = []
     for indicator in config.indicators:
         cells, cells_by_period = {}, []
