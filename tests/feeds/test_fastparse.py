@@ -13,7 +13,7 @@ from tests.feeds.test_parse import AGGREGATOR, ATOM, RSS
 from tests.support.paths import ROOT, SHARED
 from tests.support.rss import item, rss
 from watch.errors import NotAFeed
-from watch.feeds.fastparse import read_simple_rss
+from watch.feeds.fastparse import read_simple_feed
 from watch.feeds.parse import ParsedFeed, parse_feed
 
 CORPUS = SHARED / "corpus" / "feedparser-tests"
@@ -44,7 +44,7 @@ def test_fast_reader_gives_feedparsers_result_on_every_corpus_file_it_reads():
             name.decode(): value.decode("latin-1") for name, value in _HEADER_LINE.findall(comment)
         }
         for content_type in {headers.get("Content-type"), None}:
-            if read_simple_rss(body, content_type) is None:
+            if read_simple_feed(body, content_type) is None:
                 continue
             read += 1
             fast, reference = both_paths(body, content_type)
@@ -88,10 +88,10 @@ def test_fast_reader_gives_feedparsers_result_on_the_fixture_feeds():
     for name, body in _fixture_feeds():
         fast, reference = both_paths(body, "application/rss+xml")
         assert fast == reference, name
-        if read_simple_rss(body, "application/rss+xml") is not None:
+        if read_simple_feed(body, "application/rss+xml") is not None:
             read.append(name)
 
-    assert "generated" in read
+    assert {"generated", "test_parse.ATOM", "test_parse.AGGREGATOR"} <= set(read)
     assert any(name.startswith("archive/") for name in read)
 
 
@@ -184,13 +184,71 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("case", "body", "reads"), CASES, ids=[case for case, _, _ in CASES])
+def _atom(entries: str, *, root: str = "") -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        f'<feed xmlns="http://www.w3.org/2005/Atom"{root}><title type="html">Desk &amp;amp; co'
+        f"</title><id>urn:desk</id><updated>2019-03-09T00:00:00Z</updated>{entries}</feed>"
+    ).encode()
+
+
+UPDATED = "<updated>2019-03-07T06:00:00+09:00</updated>"
+
+ATOM_CASES = [
+    (
+        "atom: html title and content, relative alternate link",
+        _atom(
+            f"<entry><id>tag:x,2019:1</id><title type='html'>A &lt;em&gt;b&lt;/em&gt;</title>"
+            f"<link rel='self' href='/self'/><link href='/2019/a'/>{UPDATED}"
+            f"<content type='html'>&lt;div&gt;Work&lt;script&gt;x()&lt;/script&gt; at"
+            f"&lt;br&gt;the stand&lt;/div&gt;</content></entry>"
+        ),
+        True,
+    ),
+    (
+        "atom: summary and content, text types, an http id as the link",
+        _atom(
+            f"<entry><content type='text'>&lt;b&gt; kept</content><id>https://x.example/1</id>"
+            f"<summary>Plain &lt;i&gt;text&lt;/i&gt;</summary><title>T</title>"
+            f"<published>2019-03-08T01:00:00+01:00</published>{UPDATED}"
+            f"<author><name>A</name><email>a@x.example</email></author></entry>"
+        ),
+        True,
+    ),
+    (
+        "atom: xhtml content",
+        _atom(
+            f"<entry><id>i</id><title>T</title>{UPDATED}<content type='xhtml'>"
+            f"<div xmlns='http://www.w3.org/1999/xhtml'><p>Hi</p></div></content></entry>"
+        ),
+        False,
+    ),
+    (
+        "atom: xml:base",
+        _atom(f"<entry><id>i</id><title>T</title>{UPDATED}</entry>", root=' xml:base="/x/"'),
+        False,
+    ),
+    (
+        "atom: an element in an unknown namespace",
+        _atom(
+            f"<entry xmlns:dc='http://purl.org/dc/elements/1.1/'><id>i</id>"
+            f"<dc:title>Other</dc:title><title>T</title>{UPDATED}</entry>"
+        ),
+        False,
+    ),
+    ("atom: an entry without dates", _atom("<entry><id>i</id><title>T</title></entry>"), False),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "body", "reads"), CASES + ATOM_CASES, ids=[case for case, _, _ in CASES + ATOM_CASES]
+)
 def test_fast_reader_reads_or_hands_over_and_the_result_is_feedparsers(
     case: str, body: bytes, reads: bool
 ):
     fast, reference = both_paths(body, "application/rss+xml")
 
-    assert (read_simple_rss(body, "application/rss+xml") is not None) == reads
+    assert (read_simple_feed(body, "application/rss+xml") is not None) == reads
     assert fast == reference
     assert isinstance(fast, ParsedFeed)
 
@@ -205,6 +263,19 @@ def test_fast_reader_output_is_plain_text_with_resolved_links():
     assert entry.published == datetime(2019, 2, 27, 9, 30, tzinfo=UTC)
 
 
+def test_fast_reader_output_for_atom_is_plain_text_with_resolved_links():
+    body = ATOM_CASES[0][1]
+
+    feed = parse_feed(body, url=URL, content_type="application/atom+xml")
+    (entry,) = feed.entries
+
+    assert read_simple_feed(body, "application/atom+xml") is not None
+    assert feed.title == "Desk & co"
+    assert (entry.title, entry.summary) == ("A b", "Work at the stand")
+    assert entry.link == "https://news.example/2019/a"
+    assert entry.published == datetime(2019, 3, 6, 21, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     "content_type",
     ["text/html", "text/xml", "application/rss+xml; charset=iso-8859-1", "application/json"],
@@ -214,7 +285,7 @@ def test_content_types_the_fast_reader_does_not_know_go_to_feedparser(content_ty
 
     fast, reference = both_paths(body, content_type)
 
-    assert read_simple_rss(body, content_type) is None
+    assert read_simple_feed(body, content_type) is None
     assert fast == reference
 
 
@@ -271,6 +342,57 @@ def test_random_feeds_built_from_tricky_pieces_read_the_same_both_ways():
         body = _feed("".join(items))
         fast, reference = both_paths(body, None)
         assert fast == reference, body
-        read += read_simple_rss(body, None) is not None
+        read += read_simple_feed(body, None) is not None
+
+    assert read >= 30
+
+
+def test_random_atom_feeds_built_from_tricky_pieces_read_the_same_both_ways():
+    fields = [
+        ["<id>tag:x,2019:1</id>", "<id>/relative/id</id>", "<id>https://x.example/a</id>"],
+        [
+            "<title>P</title>",
+            "<title type='html'>&lt;b&gt;B&lt;/b&gt; &amp;amp;</title>",
+            "<title type='text'>1 &lt; 2</title>",
+            "<title type='xhtml'>x</title>",
+        ],
+        [
+            "<link href='/a'/>",
+            "<link rel='alternate' type='text/html' href='http:///b'/>",
+            "<link rel='enclosure' href='https://e.example/x.mp3'/>",
+            "<link rel='self' href='/s'/>",
+            "<link rel='alternate' type='application/pdf' href='/c.pdf'/>",
+        ],
+        [
+            "<summary>s &amp;amp; t</summary>",
+            "<summary type='html'>&lt;p&gt;p&lt;/p&gt;</summary>",
+            "<summary></summary>",
+        ],
+        [
+            "<content type='html'>&lt;i&gt;c&lt;/i&gt;</content>",
+            "<content>plain</content>",
+            "<content type='text/html'>odd</content>",
+            "<content src='/x'/>",
+        ],
+        [
+            "<published>2019-03-08T01:00:00+01:00</published>",
+            "<published>2019</published>",
+            "<published>later</published>",
+        ],
+        [UPDATED, "<updated>Fri, 08 Mar 2019 01:00:00 GMT</updated>"],
+        ["<author><name>A</name></author>", "<category term='c'/>"],
+    ]
+    rng = random.Random(11)
+    read = 0
+    for _ in range(300):
+        entries = []
+        for _ in range(rng.randrange(1, 4)):
+            chosen = [rng.choice(options) for options in fields if rng.random() < 0.7]
+            rng.shuffle(chosen)
+            entries.append("<entry>" + "".join(chosen) + "</entry>")
+        body = _atom("".join(entries))
+        fast, reference = both_paths(body, "application/atom+xml")
+        assert fast == reference, body
+        read += read_simple_feed(body, "application/atom+xml") is not None
 
     assert read >= 30

@@ -1,4 +1,5 @@
-"""Parse a fetched body into a feed of plain-text entries, with feedparser.
+"""Parse a fetched body into a feed of plain-text entries, with feedparser (or, for plain
+RSS 2.0 and Atom 1.0, `watch.feeds.fastparse`, which gives feedparser's result faster).
 
 `parse_feed` hands feedparser the raw bytes and the response's Content-Type, so it picks the
 encoding the way a browser would (HTTP charset, BOM, XML declaration, then sniffing). Only the
@@ -34,7 +35,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from watch.errors import NotAFeed
-from watch.feeds.fastparse import read_simple_rss
+from watch.feeds.fastparse import read_simple_feed
 
 __all__ = ["ParsedEntry", "ParsedFeed", "is_plausible_date", "parse_feed", "strip_html"]
 
@@ -64,13 +65,13 @@ def parse_feed(
 ) -> ParsedFeed:
     """Parse `body` (fetched from `url` with `content_type`); raise NotAFeed if it is no feed.
 
-    A plain RSS 2.0 feed is read by `fastparse.read_simple_rss` (same result, a third of the
-    time); anything else, or `fast=False`, goes through feedparser."""
+    A plain RSS 2.0 or Atom 1.0 feed is read by `fastparse.read_simple_feed` (the same result,
+    several times faster); anything else, or `fast=False`, goes through feedparser."""
     if not body or not body.strip():
         raise NotAFeed(url, "empty body")
     # No content-location: feedparser would rewrite relative guids into URLs with it.
     headers = {"content-type": content_type} if content_type else {}
-    if fast and (simple := read_simple_rss(body, content_type)) is not None:
+    if fast and (simple := read_simple_feed(body, content_type)) is not None:
         return _to_feed(simple, body, url, content_type)
     try:
         # watch keeps only plain text (strip_html), so feedparser's HTML sanitising and
