@@ -97,7 +97,9 @@ def test_fast_reader_gives_feedparsers_result_on_the_fixture_feeds():
 
 def _feed(items: str, *, declaration: str = '<?xml version="1.0" encoding="utf-8"?>') -> bytes:
     return (
-        f'{declaration}\n<rss version="2.0"><channel><title>Desk</title>{items}</channel></rss>'
+        f'{declaration}\n<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
+        'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Desk</title>'
+        f'<atom:link rel="self" href="/feed.xml" type="application/rss+xml"/>{items}</channel></rss>'
     ).encode()
 
 
@@ -322,6 +324,7 @@ def test_random_feeds_built_from_tricky_pieces_read_the_same_both_ways():
         [
             "<category>c</category>",
             "<author>a@example.org (A)</author>",
+            "<dc:creator>A</dc:creator>",
             "<enclosure url='https://e.example/x.mp3' length='1' type='audio/mpeg'/>",
         ],
         [

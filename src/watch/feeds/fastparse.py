@@ -51,6 +51,7 @@ _ITEM_ATTRIBUTES = {
     "category": frozenset({"domain"}),
     "enclosure": frozenset({"url", "length", "type"}),
     "source": frozenset({"url"}),
+    "{http://purl.org/dc/elements/1.1/}creator": frozenset(),  # feedparser: the author
 }
 _REPEATABLE = frozenset({"category", "enclosure"})
 _CHANNEL_LEAVES = frozenset(
@@ -120,9 +121,13 @@ def _channel(channel: ET.Element) -> dict[str, Any]:
             _check_leaves(child, _IMAGE_LEAVES)
         elif tag in _CHANNEL_LEAVES:
             _leaf_text(child)
+        elif tag == ATOM + "link":  # the feed's own address (rel="self"): not read
+            _atom_leaf(child, _LINK_ATTRIBUTES)
+            if "href" not in child.attrib:
+                raise _Unsure
         else:
             raise _Unsure
-        if tag != "category" and tag in seen:
+        if tag not in ("category", ATOM + "link") and tag in seen:
             raise _Unsure
         seen.add(tag)
         if tag == "title":
