@@ -99,7 +99,8 @@ def _feed(items: str, *, declaration: str = '<?xml version="1.0" encoding="utf-8
     return (
         f'{declaration}\n<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/" '
         'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Desk</title>'
-        f'<atom:link rel="self" href="/feed.xml" type="application/rss+xml"/>{items}</channel></rss>'
+        '<atom:link rel="self" href="/feed.xml" type="application/rss+xml"/>'
+        f"{items}</channel></rss>"
     ).encode()
 
 
