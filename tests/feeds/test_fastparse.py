@@ -301,6 +301,7 @@ def test_random_feeds_built_from_tricky_pieces_read_the_same_both_ways():
             "<title></title>",
             "<title>&amp;amp; &#x80;&#xe9;</title>",
             "<title>Ã©tÃ©</title>",
+            "<title>a<!-- c -->b<?pi x?>&#13;&#10;<![CDATA[<i>]]>&#x1F600;</title>",
         ],
         [
             "<link>http:///x.example/a</link>",
