@@ -172,6 +172,13 @@ CASES = [
         b"<channel><item><title>&w;</title>" + DATE.encode() + b"</item></channel></rss>",
         False,
     ),
+    (
+        "a channel title typed by an attribute",
+        _feed(f"<item><title>T</title>{DATE}</item>").replace(
+            b"<title>Desk</title>", b"<title type='html'>&lt;b&gt;Desk&lt;/b&gt;</title>"
+        ),
+        False,
+    ),
     ("an item without a date", _feed("<item><title>T</title></item>"), False),
     ("an odd date", _feed("<item><title>T</title><pubDate>soon</pubDate></item>"), False),
     (
@@ -366,6 +373,8 @@ def test_random_atom_feeds_built_from_tricky_pieces_read_the_same_both_ways():
             "<link rel='alternate' type='text/html' href='http:///b'/>",
             "<link rel='enclosure' href='https://e.example/x.mp3'/>",
             "<link rel='self' href='/s'/>",
+            "<link type='html' href='/h'/>",
+            "<link rel='alternate' type='XHTML' href='/x'/>",
             "<link rel='alternate' type='application/pdf' href='/c.pdf'/>",
         ],
         [

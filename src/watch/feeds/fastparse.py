@@ -119,8 +119,8 @@ def _channel(channel: ET.Element) -> dict[str, Any]:
             continue
         if tag == "image":
             _check_leaves(child, _IMAGE_LEAVES)
-        elif tag in _CHANNEL_LEAVES:
-            _leaf_text(child)
+        elif tag in _CHANNEL_LEAVES:  # attributes could retype a title (type, mode)
+            _atom_leaf(child, frozenset({"domain"} if tag == "category" else ()))
         elif tag == ATOM + "link":  # the feed's own address (rel="self"): not read
             _atom_leaf(child, _LINK_ATTRIBUTES)
             if "href" not in child.attrib:
@@ -187,7 +187,7 @@ def _check_leaves(parent: ET.Element, names: frozenset[str]) -> None:
         if child.tag not in names or child.tag in seen:
             raise _Unsure
         seen.add(child.tag)
-        _leaf_text(child)
+        _atom_leaf(child, frozenset())
 
 
 def _leaf_text(element: ET.Element) -> str:
@@ -323,7 +323,8 @@ def _atom_link(element: ET.Element) -> str | None:
         raise _Unsure
     rel = element.get("rel", "alternate")
     kind = element.get("type", "application/atom+xml" if rel == "self" else "text/html")
-    if rel == "alternate" and kind.lower() in ("text/html", "application/xhtml+xml"):
+    html = _FeedParserMixin.map_content_type(kind) in ("text/html", "application/xhtml+xml")
+    if rel == "alternate" and html:
         return _joined(href)
     return None
 
