@@ -25,6 +25,7 @@ __all__ = ["SCHEMA_HEAD", "make_engine", "open_database", "open_for_reading", "s
 
 
 BACKENDS = ("sqlite", "postgresql")
+SCRATCH_CACHE_KIB = 131_072  # SQLite page cache of a scratch database (a backtest's)
 
 
 def parse_url(url: str) -> URL:
@@ -53,17 +54,23 @@ def shown(url: str | URL) -> str:
         return "the database URL"
 
 
-def make_engine(url: str, *, create_folder: bool = False, **kwargs: Any) -> Engine:
+def make_engine(
+    url: str, *, create_folder: bool = False, scratch: bool = False, **kwargs: Any
+) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
 
     A SQLite file's folder is made only when `create_folder` (the default db/ folder): a
-    mistyped path must not quietly become a new empty database.
+    mistyped path must not quietly become a new empty database. `scratch`: a SQLite file that
+    is rebuilt from nothing on every run (a backtest's), so it skips fsync and keeps a large
+    page cache; what it stores is the same.
     """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_folder(parsed, create_folder)
         engine = create_engine(parsed, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if scratch:
+            event.listen(engine, "connect", _scratch_pragmas)
         return engine
     return _server_engine(parsed, **kwargs)
 
@@ -94,6 +101,13 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _scratch_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA synchronous=OFF")  # a crash loses a replay that is simply rerun
+    cursor.execute(f"PRAGMA cache_size=-{SCRATCH_CACHE_KIB}")  # indexes stay in memory
     cursor.close()
 
 
@@ -133,9 +147,9 @@ def schema_is_current(engine: Engine) -> bool:
     return schema_version(engine) == SCHEMA_HEAD
 
 
-def open_database(url: str, *, create_folder: bool = False) -> Engine:
+def open_database(url: str, *, create_folder: bool = False, scratch: bool = False) -> Engine:
     """An engine on `url` with the schema current; alembic loads only when work is due."""
-    engine = make_engine(url, create_folder=create_folder)
+    engine = make_engine(url, create_folder=create_folder, scratch=scratch)
     if not schema_is_current(engine):
         upgrade(engine)
     return engine

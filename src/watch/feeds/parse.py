@@ -32,10 +32,7 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import feedparser
-
 from watch.errors import NotAFeed
-from watch.feeds.fastparse import read_simple_feed
 
 __all__ = ["ParsedEntry", "ParsedFeed", "is_plausible_date", "parse_feed", "strip_html"]
 
@@ -67,6 +64,10 @@ def parse_feed(
 
     A plain RSS 2.0 or Atom 1.0 feed is read by `fastparse.read_simple_feed` (the same result,
     several times faster); anything else, or `fast=False`, goes through feedparser."""
+    import feedparser  # here: a replay of JSON lines imports this module but never parses XML
+
+    from watch.feeds.fastparse import read_simple_feed
+
     if not body or not body.strip():
         raise NotAFeed(url, "empty body")
     # No content-location: feedparser would rewrite relative guids into URLs with it.
@@ -188,6 +189,8 @@ def _date(parsed: Any) -> datetime | None:
 def _problem(result: Any) -> str | None:
     """feedparser's bozo reason, readable; None when clean. A missing or non-XML Content-Type
     is the server's slip, not a malformed feed, so it is not reported."""
+    import feedparser
+
     if not result.get("bozo"):
         return None
     error = result.get("bozo_exception")

@@ -19,8 +19,10 @@ no second matcher and no shortcut through the states.
 from __future__ import annotations
 
 import csv
+import gc
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -94,7 +96,7 @@ def _jsonl_entry(data: Any, where: str) -> ParsedEntry:
 def _read_file(path: Path, name: str) -> Iterator[tuple[str, ParsedEntry]]:
     """(feed title, entry) for every entry of one archive file."""
     if path.suffix.lower() in JSONL_SUFFIXES:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines, stem = path.read_text(encoding="utf-8").splitlines(), path.stem
         for number, line in enumerate(lines, 1):
             if not line.strip() or line.lstrip().startswith("//"):
                 continue
@@ -102,7 +104,7 @@ def _read_file(path: Path, name: str) -> Iterator[tuple[str, ParsedEntry]]:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InvalidArchive(f"{name}:{number}: not JSON: {exc}") from None
-            yield path.stem, _jsonl_entry(data, f"{name}:{number}")
+            yield stem, _jsonl_entry(data, f"{name}:{number}")
         return
     try:
         parsed = parse_feed(path.read_bytes(), url=path.resolve().as_uri())
@@ -220,6 +222,23 @@ def _fresh_database(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Python's cycle collector off for a replay, then back as it was.
+
+    A replay makes millions of short-lived objects that reference counting frees; the
+    collector found almost no cycles in them yet walked every live entry of the archive again
+    and again (a fifth of the run on 20k entries, more the larger the archive).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def run_backtest(
     config: Config,
     archive_path: Path,
@@ -229,6 +248,13 @@ def run_backtest(
     end: date | None = None,
 ) -> BacktestResult:
     """Replay the archive into `out`/backtest.db and write the scorecard and weekly series."""
+    with _cyclic_gc_paused():
+        return _run(config, archive_path, out, start, end)
+
+
+def _run(
+    config: Config, archive_path: Path, out: Path, start: date | None, end: date | None
+) -> BacktestResult:
     archive = load_archive(archive_path, start, end)
     if not archive.entries and (start is None or end is None):
         raise InvalidArchive(f"{archive_path}: no dated entries in range to replay")
@@ -237,7 +263,7 @@ def run_backtest(
     if last < first:
         raise InvalidArchive(f"--to {last} is before --from {first}")
     database = out / "backtest.db"
-    engine = open_database(_fresh_database(database))
+    engine = open_database(_fresh_database(database), scratch=True)
     result = BacktestResult(
         archive_path, database, first, last, len(archive.entries), archive.undated, archive.files, 0
     )
@@ -346,7 +372,9 @@ class _Replay:
 
     def add(self, feed: Feed, item: ArchivedEntry) -> None:
         now = item.published
-        seen = self.feeds.setdefault(id(feed), _FeedSeen(feed))
+        seen = self.feeds.get(id(feed))
+        if seen is None:
+            seen = self.feeds[id(feed)] = _FeedSeen(feed)
         seen.polled = now
         new = self.dedupe.dedupe_one(feed, item.entry, now)
         if new is None:
