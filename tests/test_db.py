@@ -44,3 +44,21 @@ def test_open_database_creates_the_schema_on_a_new_database(database_url):
     assert schema_is_current(engine)
     assert "entry" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_a_scratch_sqlite_database_skips_fsync_and_has_the_same_schema(tmp_path):
+    from sqlalchemy import text
+
+    from watch.db import SCRATCH_CACHE_KIB, open_database, schema_is_current
+
+    plain = open_database(f"sqlite:///{tmp_path / 'plain.db'}")
+    scratch = open_database(f"sqlite:///{tmp_path / 'scratch.db'}", scratch=True)
+    assert schema_is_current(scratch)
+    shape = "SELECT type, name, sql FROM sqlite_master ORDER BY type, name"
+    with plain.connect() as a, scratch.connect() as b:
+        assert a.execute(text(shape)).all() == b.execute(text(shape)).all()
+        assert b.execute(text("PRAGMA synchronous")).scalar() == 0  # OFF
+        assert b.execute(text("PRAGMA cache_size")).scalar() == -SCRATCH_CACHE_KIB
+        assert a.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    plain.dispose()
+    scratch.dispose()

@@ -200,6 +200,23 @@ def test_backtest_runs_again_from_scratch(config, archive, tmp_path):
     assert len(second.changes) == len(first.changes) and second.evidence == first.evidence
 
 
+@pytest.mark.parametrize("collecting", [True, False])
+def test_backtest_leaves_the_cycle_collector_as_it_found_it(config, archive, tmp_path, collecting):
+    import gc
+
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        run_backtest(config, archive, tmp_path / "out", end=date(2018, 7, 1))
+        assert gc.isenabled() is collecting
+        (archive / "broken.jsonl").write_text("{not json\n", encoding="utf-8")
+        with pytest.raises(InvalidArchive):
+            run_backtest(config, archive, tmp_path / "out")
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [

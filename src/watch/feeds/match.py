@@ -94,7 +94,8 @@ def entry_text(title: str | None, summary: str | None) -> str:
     parts = []
     for part in (title, summary):
         if part:
-            part = _TAG.sub(" ", _SKIPPED_ELEMENTS.sub(" ", part))
+            if "<" in part:  # most headlines have no markup: both patterns need a "<"
+                part = _TAG.sub(" ", _SKIPPED_ELEMENTS.sub(" ", part))
             part = " ".join(html.unescape(part).split())
             if part:
                 parts.append(part)

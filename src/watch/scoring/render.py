@@ -50,10 +50,13 @@ def save_report(card: Scorecard, folder: Path) -> Path:
 
 
 def _template(fmt: str) -> Any:
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+    """The md or html template. Compiling one costs more than rendering a scorecard, so the
+    compiled code is kept in jinja's own per-user cache (tied to the template's text)."""
+    from jinja2 import Environment, FileSystemBytecodeCache, FileSystemLoader, StrictUndefined
 
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        bytecode_cache=FileSystemBytecodeCache(),
         autoescape=fmt == "html",
         undefined=StrictUndefined,
         trim_blocks=True,
