@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from watch.cli.common import (
     open_engine,
     parse_day,
 )
+
+if TYPE_CHECKING:
+    from watch.scoring.backtest import BacktestResult
 
 
 def scorecard(
@@ -71,6 +74,19 @@ def backtest(
     --config. Writes its own SQLite database, the scorecard (md, html, json) and the weekly
     series (CSV) under --out.
     """
+    from watch.collector import cycle_collector_paused
+
+    with cycle_collector_paused():  # already for the imports and the tracker file
+        result = _replay(archive, start, end, out, config_path)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    typer.echo(result.summary())
+
+
+def _replay(
+    archive: Path, start: str | None, end: str | None, out: Path | None, config_path: Path | None
+) -> BacktestResult:
     from watch.errors import InvalidArchive
     from watch.scoring.backtest import run_backtest
 
@@ -80,10 +96,6 @@ def backtest(
     config = load(config_path)
     folder = out or Path("backtest") / archive.resolve().name
     try:
-        result = run_backtest(config, archive, folder, start=first, end=last)
+        return run_backtest(config, archive, folder, start=first, end=last)
     except InvalidArchive as error:
         raise fail(str(error)) from None
-    if as_json:
-        emit_json(result.as_json())
-        return
-    typer.echo(result.summary())

@@ -19,10 +19,8 @@ no second matcher and no shortcut through the states.
 from __future__ import annotations
 
 import csv
-import gc
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,6 +29,7 @@ from typing import Any
 from sqlmodel import Session
 
 from watch.clock import iso_z, start_of_day
+from watch.collector import cycle_collector_paused
 from watch.config import Config
 from watch.coverage import archive_spans, record_watched
 from watch.db import open_database
@@ -222,23 +221,6 @@ def _fresh_database(path: Path) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Python's cycle collector off for a replay, then back as it was.
-
-    A replay makes millions of short-lived objects that reference counting frees; the
-    collector found almost no cycles in them yet walked every live entry of the archive again
-    and again (a fifth of the run on 20k entries, more the larger the archive).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def run_backtest(
     config: Config,
     archive_path: Path,
@@ -248,7 +230,7 @@ def run_backtest(
     end: date | None = None,
 ) -> BacktestResult:
     """Replay the archive into `out`/backtest.db and write the scorecard and weekly series."""
-    with _cyclic_gc_paused():
+    with cycle_collector_paused():  # see watch.collector
         return _run(config, archive_path, out, start, end)
 
 
