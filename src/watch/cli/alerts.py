@@ -16,7 +16,7 @@ from watch.cli.common import (
     load,
     now,
     open_engine,
-    table,
+    show,
     when,
 )
 from watch.tables import Column
@@ -154,24 +154,20 @@ def alerts(
             rows = list_deliveries(session, chosen[0] if chosen else None, limit=limit)
     finally:
         engine.dispose()
-    if as_json:
-        emit_json([row.as_json() for row in rows])
-        return
-    table(
+    show(
+        rows,
+        as_json,
         "deliveries (newest first)",
         DELIVERY_COLUMNS,
-        [
-            [
-                row.id,
-                row.title,
-                row.channel,
-                row.status,
-                row.attempts,
-                when(row.queued_at),
-                when(row.sent_at or row.next_attempt_at),
-                row.last_error if row.status != "sent" and row.last_error else row.note,
-            ]
-            for row in rows
+        lambda row: [
+            row.id,
+            row.title,
+            row.channel,
+            row.status,
+            row.attempts,
+            when(row.queued_at),
+            when(row.sent_at or row.next_attempt_at),
+            row.last_error if row.status != "sent" and row.last_error else row.note,
         ],
     )
 

@@ -20,7 +20,7 @@ from watch.clock import minute
 from watch.clock import utc_now as now
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from sqlalchemy.engine import Engine
 
@@ -39,6 +39,7 @@ __all__ = [
     "open_engine",
     "open_reader",
     "parse_day",
+    "show",
     "table",
     "when",
 ]
@@ -112,6 +113,20 @@ def table(title: str | None, columns: Sequence[Column | str], rows: list[list[An
     from watch.tables import print_fitted
 
     print_fitted(Console(soft_wrap=False), title, columns, rows)
+
+
+def show(
+    rows: Sequence[Any],
+    as_json: bool,
+    title: str | None,
+    columns: Sequence[Column | str],
+    cells: Callable[[Any], list[Any]],
+) -> None:
+    """`--json`: every row's `as_json()`; else a table of `cells(row)` fitted to the terminal."""
+    if as_json:
+        emit_json([row.as_json() for row in rows])
+        return
+    table(title, columns, [cells(row) for row in rows])
 
 
 def when(value: datetime | None) -> str:

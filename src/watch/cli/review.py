@@ -17,7 +17,7 @@ from watch.cli.common import (
     now,
     open_engine,
     parse_day,
-    table,
+    show,
 )
 from watch.tables import Column
 
@@ -205,23 +205,19 @@ def history(
             rows = read_history(session, config, indicator_id)
     except UnknownIndicator as error:
         raise fail(str(error)) from None
-    if as_json:
-        emit_json([row.as_json() for row in rows])
-        return
-    table(
+    show(
+        rows,
+        as_json,
         f"history of {indicator_id} (oldest first)",
         HISTORY_COLUMNS,
-        [
-            [
-                row.at.strftime("%Y-%m-%d %H:%M"),
-                row.old_state,
-                row.new_state,
-                row.cause,
-                row.note,
-                f"#{row.evidence_id} {row.evidence_title} ({row.evidence_source})"
-                if row.evidence_id
-                else row.source or "",
-            ]
-            for row in rows
+        lambda row: [
+            row.at.strftime("%Y-%m-%d %H:%M"),
+            row.old_state,
+            row.new_state,
+            row.cause,
+            row.note,
+            f"#{row.evidence_id} {row.evidence_title} ({row.evidence_source})"
+            if row.evidence_id
+            else row.source or "",
         ],
     )

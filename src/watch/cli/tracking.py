@@ -16,6 +16,7 @@ from watch.cli.common import (
     now,
     open_engine,
     open_reader,
+    show,
     table,
     when,
 )
@@ -239,23 +240,19 @@ def evidence(
             raise fail(str(error)) from None
     with session_scope(open_engine(config, write=False)) as session:
         rows = list_evidence(session, indicator_id, limit=limit, include_rejected=rejected)
-    if as_json:
-        emit_json([row.as_json() for row in rows])
-        return
-    table(
+    show(
+        rows,
+        as_json,
         f"evidence{' for ' + indicator_id if indicator_id else ''} (newest first)",
         EVIDENCE_COLUMNS,
-        [
-            [
-                row.id,
-                row.indicator,
-                row.source,
-                when(row.published),
-                row.title,
-                f"{row.rule}: {row.matched}",
-                row.link,
-            ]
-            for row in rows
+        lambda row: [
+            row.id,
+            row.indicator,
+            row.source,
+            when(row.published),
+            row.title,
+            f"{row.rule}: {row.matched}",
+            row.link,
         ],
     )
 
@@ -287,24 +284,20 @@ def feeds(
     config = load(config_path)
     with session_scope(open_engine(config, write=False)) as session:
         rows = feed_health(session, config)
-    if as_json:
-        emit_json([row.as_json() for row in rows])
-        return
-    table(
+    show(
+        rows,
+        as_json,
         "feeds",
         FEED_COLUMNS,
-        [
-            [
-                row.name,
-                when(row.last_polled_at),
-                row.result or "never polled",
-                row.http_status,
-                row.entries,
-                row.consecutive_failures,
-                when(row.next_poll_at),
-                row.last_error,
-            ]
-            for row in rows
+        lambda row: [
+            row.name,
+            when(row.last_polled_at),
+            row.result or "never polled",
+            row.http_status,
+            row.entries,
+            row.consecutive_failures,
+            when(row.next_poll_at),
+            row.last_error,
         ],
     )
 
