@@ -89,8 +89,10 @@ def test_review_in_the_browser_moves_the_state_back_and_keeps_feed_text_inert(
     browser.find_element(By.LINK_TEXT, "Log in").click()
     browser.find_element(By.NAME, "token").send_keys(TOKEN)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait_for(browser, seen.url_contains("/indicators/rocket-site-work"))
-    assert "logged in" in browser.find_element(By.CLASS_NAME, "done").text
+    # the login page's own URL names the indicator (?next=...): wait for the page after it
+    done = wait_for(browser, seen.presence_of_element_located((By.CLASS_NAME, "done")))
+    assert "/indicators/rocket-site-work" in browser.current_url
+    assert "logged in" in done.text
 
     # keyboard triage: j selects the newest piece of evidence, x asks why and rejects it
     body = browser.find_element(By.TAG_NAME, "body")
