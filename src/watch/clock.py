@@ -17,13 +17,13 @@ def utc_now() -> datetime:
 
 
 def aware(value: datetime | str | None) -> datetime | None:
-    """Aware UTC from what the database hands back for an aggregate (which bypasses the
-    column type): SQLite gives naive UTC or an ISO string."""
+    """Aware UTC from what a database hands back outside the column type (aggregates, plain
+    SQL): naive UTC, an ISO string (SQLite), or an aware time in another zone."""
+    if value is None:
+        return None
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso_z(value: datetime | date | None, *, seconds: bool = False) -> str | None:

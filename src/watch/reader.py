@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeAlias
 from urllib.parse import unquote, urlsplit
 
+from watch.clock import aware
 from watch.errors import DatabaseUnavailable, SchemaNotCurrent
 
 # The newest migration; tests check it against alembic's own view of the head.
@@ -50,7 +51,7 @@ class DriverReader:
             cursor.close()
 
     def time(self, value: Any) -> datetime | None:
-        return _aware(value)
+        return aware(value)
 
     def stream(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         """Rows as the driver steps to them: a reader that stops early reads no further."""
@@ -73,9 +74,10 @@ class DriverReader:
 
     def _param(self, value: Any) -> Any:
         if isinstance(value, datetime):
-            naive = value.astimezone(UTC).replace(tzinfo=None)
-            # SQLAlchemy stores SQLite times as this text, and compares them as text
-            return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.backend == "sqlite" else naive
+            # SQLAlchemy stores SQLite times as text, and compares them as text
+            if self.backend == "sqlite":
+                return sqlite_time(value)
+            return value.astimezone(UTC).replace(tzinfo=None)
         return value
 
     def close(self) -> None:
@@ -156,12 +158,15 @@ def _placeholders(sql: str, backend: str) -> str:
     return sql.replace("?", "%s") if backend == "postgresql" else sql
 
 
-def _aware(value: Any) -> datetime | None:
+def sqlite_time(value: datetime | None) -> str | None:
+    """A time as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; pass aware UTC times")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00" (no replace())
 
 
 def _shown(url: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert
@@ -19,6 +19,7 @@ from sqlmodel import Session
 from watch.config import Config
 from watch.feeds.dedupe import NewEntry
 from watch.feeds.match import Match
+from watch.reader import sqlite_time
 from watch.schema import Cause, Entry, Evidence, StateChange, Story, UTCDateTime
 from watch.states import update_states
 
@@ -57,7 +58,7 @@ def _sqlite_insert(connection: Connection, table: Table, rows: list[dict[str, An
     values = [[row[name] for name in names] for row in rows]
     for row_values in values:
         for i in times:
-            row_values[i] = _sqlite_time(row_values[i])
+            row_values[i] = sqlite_time(row_values[i])
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -66,17 +67,6 @@ def _sqlite_insert(connection: Connection, table: Table, rows: list[dict[str, An
     finally:
         cursor.close()
     return list(range(last - len(rows) + 1, last + 1))
-
-
-def _sqlite_time(value: datetime | None) -> str | None:
-    """A time as SQLAlchemy stores it on SQLite: naive UTC text with microseconds."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database; pass aware UTC times")
-    if value.utcoffset():
-        value = value.astimezone(UTC)
-    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00" (no replace())
 
 
 def record(
