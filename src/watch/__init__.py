@@ -51,7 +51,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Message": ("watch.alerts.channels", "Message"),
     "configured_channels": ("watch.alerts.channels", "configured_channels"),
     "decide": ("watch.alerts.outbox", "decide"),
-    "list_deliveries": ("watch.alerts.outbox", "list_deliveries"),
+    "list_deliveries": ("watch.queries", "list_deliveries"),
     "retry_delivery": ("watch.alerts.outbox", "retry"),
     "deliver": ("watch.alerts.delivery", "deliver"),
     # scoring

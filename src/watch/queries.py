@@ -1,5 +1,8 @@
-"""Read-side of the library: what `watch status`, `watch evidence` and `watch feeds` show,
-and the recent changes of state the web overview lists.
+"""Read-side of the library: what `watch status`, `watch evidence`, `watch feeds` and `watch
+alerts` show, and the recent changes of state the web overview lists.
+
+Every function takes a Session or a plain-SQL Reader (watch.reader): the CLI opens a Reader so
+that read commands start without importing SQLAlchemy; the web and the tests pass Sessions.
 
 Each function returns plain dataclasses whose `as_json()` is the documented JSON contract.
 """
@@ -14,7 +17,7 @@ from watch.clock import iso_z
 from watch.config import Config
 from watch.outcomes import agrees, load_facts, periods, resolve_period
 from watch.reader import Reader, as_reader
-from watch.terms import LADDERS, PeriodStatus
+from watch.terms import LADDERS, DeliveryStatus, PeriodStatus
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -132,41 +135,44 @@ class EvidenceView:
 
 
 def list_evidence(
-    session: Session,
+    db: Reader | Session,
     indicator_id: str | None = None,
     *,
     limit: int | None = 50,
     include_rejected: bool = False,
 ) -> list[EvidenceView]:
     """Evidence newest first (by published time), optionally for one indicator."""
-    from sqlmodel import col, select
-
-    from watch.schema import Entry, Evidence, Feed
-
-    query = (
-        select(Evidence, Entry, Feed)
-        .join(Entry, col(Entry.id) == Evidence.entry_id)
-        .join(Feed, col(Feed.id) == Entry.feed_id)
-        .order_by(col(Evidence.published_at).desc(), col(Evidence.id).desc())
-    )
+    reader = as_reader(db)
+    where = ["NOT ev.retracted"]
+    params: list[Any] = []
     if indicator_id:
-        query = query.where(Evidence.indicator_id == indicator_id)
-    query = query.where(col(Evidence.retracted).is_(False))
+        where.append("ev.indicator_id = ?")
+        params.append(indicator_id)
     if not include_rejected:
-        query = query.where(col(Evidence.rejected).is_(False))
+        where.append("NOT ev.rejected")
+    sql = (
+        "SELECT ev.id, ev.indicator_id, feed.name, ev.source, entry.link, entry.title, "
+        "ev.published_at, ev.matched, ev.rule, ev.rejected FROM evidence ev "
+        "JOIN entry ON entry.id = ev.entry_id JOIN feed ON feed.id = entry.feed_id "
+        f"WHERE {' AND '.join(where)} ORDER BY ev.published_at DESC, ev.id DESC"
+    )
     if limit:
-        query = query.limit(limit)
+        sql += " LIMIT ?"
+        params.append(limit)
     return [
         EvidenceView(
-            id=evidence.id or 0,
-            indicator=evidence.indicator_id,
-            feed=feed.name,
-            link=entry.link,
-            title=entry.title,
-            published=evidence.published_at,
-            **evidence.model_dump(include={"source", "matched", "rule", "rejected"}),
+            id=row[0],
+            indicator=row[1],
+            feed=row[2],
+            source=row[3],
+            link=row[4],
+            title=row[5],
+            published=_time(reader, row[6]),
+            matched=row[7],
+            rule=row[8],
+            rejected=bool(row[9]),
         )
-        for evidence, entry, feed in session.exec(query)
+        for row in reader.rows(sql, params)
     ]
 
 
@@ -189,34 +195,31 @@ class FeedView:
         return out
 
 
-_FEED_FIELDS = {"last_polled_at", "http_status", "consecutive_failures", "next_poll_at"}
-_FEED_FIELDS |= {"last_error"}
-
-
-def feed_health(session: Session, config: Config) -> list[FeedView]:
-    """Every configured feed (polled or not) and every other feed ever polled."""
-    from sqlmodel import select
-
-    from watch.schema import Feed
-
-    stored = {feed.url: feed for feed in session.exec(select(Feed))}
-    urls = [f.url for f in config.feeds] + [
-        u for u in stored if u not in {f.url for f in config.feeds}
-    ]
-    names = {f.url: f.name for f in config.feeds}
-    views = []
-    for url in urls:
-        feed = stored.get(url) or Feed(url=url, name=names[url])
-        views.append(
-            FeedView(
-                name=names.get(url, feed.name),
-                url=url,
-                result=feed.last_result,
-                entries=feed.entry_count,
-                **feed.model_dump(include=_FEED_FIELDS),
-            )
+def feed_health(db: Reader | Session, config: Config) -> list[FeedView]:
+    """Every configured feed (polled or not), then every other feed ever polled."""
+    reader = as_reader(db)
+    stored = {
+        row[0]: row
+        for row in reader.rows(
+            "SELECT url, name, last_polled_at, last_result, http_status, entry_count, "
+            "consecutive_failures, next_poll_at, last_error FROM feed ORDER BY id"
         )
-    return views
+    }
+    views = [
+        FeedView(feed.name, feed.url, None, None, None, 0, 0, None, None)
+        if feed.url not in stored
+        else _feed_view(reader, stored.pop(feed.url), feed.name)
+        for feed in config.feeds
+    ]
+    return views + [_feed_view(reader, row, row[1]) for row in stored.values()]
+
+
+def _feed_view(reader: Reader, row: tuple[Any, ...], name: str) -> FeedView:
+    url, _, polled, result, status, entries, failures, next_poll, error = row
+    return FeedView(
+        name, url, reader.time(polled), result, status, entries, failures,
+        reader.time(next_poll), error,
+    )  # fmt: skip
 
 
 @dataclass
@@ -234,22 +237,86 @@ class ChangeView:
         return out
 
 
-def recent_changes(session: Session, since: datetime, *, limit: int = 50) -> list[ChangeView]:
+def recent_changes(db: Reader | Session, since: datetime, *, limit: int = 50) -> list[ChangeView]:
     """Changes of state of every indicator at or after `since`, newest first."""
-    from sqlmodel import col, select
-
-    from watch.schema import StateChange
-
-    query = (
-        select(StateChange)
-        .where(StateChange.at >= since)
-        .order_by(col(StateChange.at).desc(), col(StateChange.id).desc())
-        .limit(limit)
+    reader = as_reader(db)
+    rows = reader.rows(
+        "SELECT indicator_id, at, old_state, new_state, cause, note FROM statechange "
+        "WHERE at >= ? ORDER BY at DESC, id DESC LIMIT ?",
+        [since, limit],
     )
     return [
-        ChangeView(
-            indicator=change.indicator_id,
-            **change.model_dump(include={"at", "old_state", "new_state", "cause", "note"}),
-        )
-        for change in session.exec(query)
+        ChangeView(indicator, _time(reader, at), old, new, cause, note)
+        for indicator, at, old, new, cause, note in rows
     ]
+
+
+@dataclass
+class DeliveryView:
+    id: int
+    alert_id: int
+    kind: str
+    subject: str
+    title: str
+    channel: str
+    status: str
+    attempts: int
+    queued_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    message_key: str | None
+    last_error: str | None
+    note: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for name in ("queued_at", "next_attempt_at", "sent_at"):
+            out[name] = iso_z(out[name])
+        return out
+
+
+def list_deliveries(
+    db: Reader | Session, status: str | None = None, *, limit: int | None = 100
+) -> list[DeliveryView]:
+    """Deliveries (one per alert and channel), newest first, optionally of one status; when
+    the next attempt is due only for pending ones."""
+    reader = as_reader(db)
+    sql = (
+        "SELECT d.id, a.id, a.kind, a.subject, a.title, d.channel, d.status, d.attempts, "
+        "d.queued_at, d.next_attempt_at, d.sent_at, d.message_key, d.last_error, d.note "
+        "FROM delivery d JOIN alert a ON a.id = d.alert_id"
+    )
+    params: list[Any] = []
+    if status:
+        sql += " WHERE d.status = ?"
+        params.append(status)
+    sql += " ORDER BY d.id DESC"
+    if limit:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [
+        DeliveryView(
+            id=row[0],
+            alert_id=row[1],
+            kind=row[2],
+            subject=row[3],
+            title=row[4],
+            channel=row[5],
+            status=row[6],
+            attempts=row[7],
+            queued_at=_time(reader, row[8]),
+            next_attempt_at=reader.time(row[9]) if row[6] == DeliveryStatus.PENDING else None,
+            sent_at=reader.time(row[10]),
+            message_key=row[11],
+            last_error=row[12],
+            note=row[13],
+        )
+        for row in reader.rows(sql, params)
+    ]
+
+
+def _time(reader: Reader, value: Any) -> datetime:
+    """A NOT NULL time column's value."""
+    moment = reader.time(value)
+    assert moment is not None
+    return moment

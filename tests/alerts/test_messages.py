@@ -36,8 +36,8 @@ from tests.support.rss import item, rss
 from watch.alerts.channels import Change, Message
 from watch.alerts.channels.email import message_id
 from watch.alerts.channels.message import changes_subject
-from watch.alerts.outbox import list_deliveries
 from watch.config import load_config
+from watch.queries import list_deliveries
 from watch.schema import Alert, Delivery, OutgoingMessage, StateChange
 
 BACKLOG = 200

@@ -28,13 +28,14 @@ from tests.support.alerting import (
     write_tracker,
 )
 from watch.alerts.channels.email import EmailChannel
-from watch.alerts.outbox import decide, list_deliveries
+from watch.alerts.outbox import decide
 from watch.alerts.render import message_key
 from watch.alerts.stages import hold_quiet_hours
 from watch.alerts.step import Step
 from watch.cli import app
 from watch.config import load_config
 from watch.daemon import Daemon
+from watch.queries import list_deliveries
 from watch.schema import Alert, Delivery
 
 

@@ -179,6 +179,34 @@ def test_help_does_not_import_the_heavy_modules():
     assert out.stdout.strip() == "[]"
 
 
+def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp_path):
+    """status, evidence, feeds and alerts read with plain SQL: they start in a blink."""
+    feed_server.route(
+        "/wire.xml",
+        rss(item("North Korea rebuilding Sohae rocket launch site", link="https://w.example/s")),
+    )
+    assert (
+        cli("poll", "--config", str(SHIPPED), "--feed", feed_server.url("/wire.xml")).exit_code == 0
+    )
+    code = (
+        "import sys; from watch.cli import app\n"
+        "try: app(sys.argv[1:], standalone_mode=False)\n"
+        "finally: print('heavy:', [m for m in ('sqlalchemy', 'sqlmodel') if m in sys.modules])"
+    )
+    env = {"WATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
+    for command in (["status"], ["evidence"], ["feeds", "--json"], ["alerts", "--json"]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *command, "--config", str(SHIPPED)],
+            capture_output=True, text=True, check=True, env=env,
+        )  # fmt: skip
+        assert out.stdout.rstrip().endswith("heavy: []"), (command, out.stdout, out.stderr)
+        if command == ["evidence"]:
+            assert "sohae-construction" in out.stdout and "w.example/s" in out.stdout
+        if command[0] == "feeds":
+            polled = json.loads(out.stdout.rpartition("heavy:")[0])
+            assert {f["url"]: f["result"] for f in polled}[feed_server.url("/wire.xml")] == "ok"
+
+
 def test_readme_alerts_example_is_a_valid_tracker_section(cli, tmp_path):
     readme = (ROOT / "README.md").read_text()
     start = readme.index("```yaml\nalerts:") + len("```yaml\n")

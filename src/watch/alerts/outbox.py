@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session, col, select
 
-from watch.clock import iso_z, minute
+from watch.clock import minute
 from watch.config import Config
 from watch.errors import AlreadySent, UnknownDelivery
 from watch.locks import Job, one_at_a_time
@@ -150,60 +148,3 @@ def retry(session: Session, delivery_id: int, now: datetime) -> Delivery:
     delivery.note = f"retried by hand at {minute(now)}"
     session.add(delivery)
     return delivery
-
-
-# ---------------------------------------------------------------- reading
-
-
-@dataclass
-class DeliveryView:
-    id: int
-    alert_id: int
-    kind: str
-    subject: str
-    title: str
-    channel: str
-    status: str
-    attempts: int
-    queued_at: datetime
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
-    message_key: str | None
-    last_error: str | None
-    note: str | None
-
-    def as_json(self) -> dict[str, Any]:
-        out = dict(vars(self))
-        for name in ("queued_at", "next_attempt_at", "sent_at"):
-            out[name] = iso_z(out[name])
-        return out
-
-
-# shown as the Delivery row has them
-_DELIVERY_FIELDS = {"channel", "status", "attempts", "queued_at", "sent_at", "message_key"}
-_DELIVERY_FIELDS |= {"last_error", "note"}
-
-
-def list_deliveries(
-    session: Session, status: str | None = None, *, limit: int | None = 100
-) -> list[DeliveryView]:
-    """Deliveries, newest first, optionally of one status."""
-    query = (
-        select(Delivery, Alert)
-        .join(Alert, col(Alert.id) == Delivery.alert_id)
-        .order_by(col(Delivery.id).desc())
-    )
-    if status:
-        query = query.where(Delivery.status == status)
-    if limit:
-        query = query.limit(limit)
-    return [
-        DeliveryView(
-            id=d.id or 0,
-            alert_id=a.id or 0,
-            **a.model_dump(include={"kind", "subject", "title"}),
-            **d.model_dump(include=_DELIVERY_FIELDS),
-            next_attempt_at=d.next_attempt_at if d.status == DeliveryStatus.PENDING else None,
-        )
-        for d, a in session.exec(query)
-    ]

@@ -16,6 +16,7 @@ from watch.cli.common import (
     load,
     now,
     open_engine,
+    open_reader,
     show,
     when,
 )
@@ -141,19 +142,17 @@ def alerts(
     """List deliveries (one row per alert and channel), newest first."""
     if ctx.invoked_subcommand:
         return
-    from watch.alerts.outbox import list_deliveries
-    from watch.db import session_scope
+    from watch.queries import list_deliveries
 
     chosen = [name for name, on in (("pending", pending), ("failed", failed), ("sent", sent)) if on]
     if len(chosen) > 1:
         raise fail("choose one of --pending, --failed, --sent")
     config = load(config_path)
-    engine = open_engine(config, write=False)
+    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
     try:
-        with session_scope(engine) as session:
-            rows = list_deliveries(session, chosen[0] if chosen else None, limit=limit)
+        rows = list_deliveries(reader, chosen[0] if chosen else None, limit=limit)
     finally:
-        engine.dispose()
+        reader.close()
     show(
         rows,
         as_json,

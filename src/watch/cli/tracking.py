@@ -228,7 +228,6 @@ def evidence(
     ] = False,
 ) -> None:
     """Evidence, newest first: indicator, source, time, title, link and what matched."""
-    from watch.db import session_scope
     from watch.errors import UnknownIndicator
     from watch.queries import list_evidence
 
@@ -238,8 +237,11 @@ def evidence(
             config.indicator(indicator_id)
         except UnknownIndicator as error:
             raise fail(str(error)) from None
-    with session_scope(open_engine(config, write=False)) as session:
-        rows = list_evidence(session, indicator_id, limit=limit, include_rejected=rejected)
+    reader = open_reader(config)
+    try:
+        rows = list_evidence(reader, indicator_id, limit=limit, include_rejected=rejected)
+    finally:
+        reader.close()
     show(
         rows,
         as_json,
@@ -278,12 +280,14 @@ def feeds(
     if remove is not None:
         _remove_feed(config_path, remove)
         return
-    from watch.db import session_scope
     from watch.queries import feed_health
 
     config = load(config_path)
-    with session_scope(open_engine(config, write=False)) as session:
-        rows = feed_health(session, config)
+    reader = open_reader(config)
+    try:
+        rows = feed_health(reader, config)
+    finally:
+        reader.close()
     show(
         rows,
         as_json,

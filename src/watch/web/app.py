@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 
+import psycopg
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
@@ -66,7 +68,11 @@ def create_app(
     app = Starlette(
         routes=ROUTES,
         middleware=[Middleware(SecurityHeaders)],
-        exception_handlers={SQLAlchemyError: pages.database_problem},
+        # pages read through SQLAlchemy and through the driver (watch.reader) alike
+        exception_handlers={
+            error: pages.database_problem
+            for error in (SQLAlchemyError, sqlite3.Error, psycopg.Error)
+        },
     )
     app.state.site = Site(config=config, engine=engine, clock=clock, token=token or None)
     return app

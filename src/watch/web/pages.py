@@ -11,12 +11,17 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from watch.alerts.outbox import list_deliveries
 from watch.config.model import Group, RegexTerm, Rule
 from watch.db import describe
 from watch.errors import UnknownIndicator
 from watch.outcomes import load_facts, periods, resolve_period
-from watch.queries import feed_health, indicator_status, list_evidence, recent_changes
+from watch.queries import (
+    feed_health,
+    indicator_status,
+    list_deliveries,
+    list_evidence,
+    recent_changes,
+)
 from watch.review import history
 from watch.scoring.render import View, posterior_chart
 from watch.scoring.scorecard import build_scorecard
