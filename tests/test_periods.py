@@ -20,8 +20,8 @@ from watch.cli import app
 from watch.config import Config, load_config
 from watch.daemon import Daemon
 from watch.errors import InvalidConfigFile
-from watch.queries import indicator_status
-from watch.review import history, record_outcome
+from watch.queries import history, indicator_status
+from watch.review import record_outcome
 from watch.scoring.render import render
 from watch.scoring.scorecard import build_scorecard
 from watch.states import load_facts, periods, resolve_period

@@ -12,7 +12,8 @@ from tests.support.paths import SMALL_TRACKER
 from tests.support.stored import add_evidence, watched
 from watch.config import Config, load_config
 from watch.errors import NotResolvedByHand, UnknownEvidence, UnknownIndicator
-from watch.review import close_windows, history, reject, reopen, resolve
+from watch.queries import history
+from watch.review import close_windows, reject, reopen, resolve
 from watch.schema import IndicatorState, Resolution
 from watch.states import resolve_reading
 

@@ -42,7 +42,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "resolve": ("watch.review", "resolve"),
     "reopen": ("watch.review", "reopen"),
     "reject": ("watch.review", "reject"),
-    "history": ("watch.review", "history"),
+    "history": ("watch.queries", "history"),
     "close_windows": ("watch.review", "close_windows"),
     "indicator_status": ("watch.queries", "indicator_status"),
     "list_evidence": ("watch.queries", "list_evidence"),

@@ -330,3 +330,14 @@ def reading_outcome(
 def agrees(p: float, outcome: bool | None) -> bool | None:
     """Whether an outcome bears the reading out (p ≥ 0.5 means it expected yes)."""
     return None if outcome is None else (p >= 0.5) == outcome
+
+
+def yes_no(outcome: bool) -> str:
+    return "yes" if outcome else "no"
+
+
+def dated_words(outcome: bool, start: datetime, end: datetime) -> str:
+    """'happened on 2019-04-25' or 'did not happen from … to …' (`end` is exclusive)."""
+    if outcome:
+        return f"happened on {start.date()}"
+    return f"did not happen from {start.date()} to {(end - timedelta(days=1)).date()}"

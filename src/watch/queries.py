@@ -1,5 +1,5 @@
 """Read-side of the library: what `watch status`, `watch evidence`, `watch feeds` and `watch
-alerts` show, and the recent changes of state the web overview lists.
+alerts` and `watch history` show, and the recent changes of state the web overview lists.
 
 Every function takes a Session or a plain-SQL Reader (watch.reader): the CLI opens a Reader so
 that read commands start without importing SQLAlchemy; the web and the tests pass Sessions.
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from watch.clock import iso_z
 from watch.config import Config
-from watch.outcomes import agrees, load_facts, periods, resolve_period
+from watch.outcomes import agrees, dated_words, load_facts, periods, resolve_period, yes_no
 from watch.reader import Reader, as_reader
 from watch.terms import LADDERS, DeliveryStatus, PeriodStatus
 
@@ -313,6 +313,72 @@ def list_deliveries(
         )
         for row in reader.rows(sql, params)
     ]
+
+
+@dataclass
+class HistoryRow:
+    at: datetime
+    old_state: str | None
+    new_state: str
+    cause: str
+    note: str | None
+    evidence_id: int | None
+    evidence_title: str | None
+    evidence_source: str | None
+    evidence_link: str | None
+    source: str | None = None  # the report behind a dated resolution (record or by hand)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": iso_z(self.at),
+            "from": self.old_state,
+            "to": self.new_state,
+            "cause": self.cause,
+            "note": self.note,
+            "source": self.source,
+            "evidence": None
+            if self.evidence_id is None
+            else {
+                "id": self.evidence_id,
+                "title": self.evidence_title,
+                "source": self.evidence_source,
+                "link": self.evidence_link,
+            },
+        }
+
+
+def history(db: Reader | Session, config: Config, indicator_id: str) -> list[HistoryRow]:
+    """Every change of the indicator's state, oldest first, with the evidence behind it; then
+    the dated outcomes (cause "record" from the tracker file, "manual" by hand), apart from
+    the evidence: `to` is "yes" or "no", and `at` the day it happened or the span's start."""
+    config.indicator(indicator_id)
+    reader = as_reader(db)
+    rows = reader.rows(
+        "SELECT c.at, c.old_state, c.new_state, c.cause, c.note, c.evidence_id, entry.title, "
+        "ev.source, entry.link FROM statechange c "
+        "LEFT JOIN evidence ev ON ev.id = c.evidence_id "
+        "LEFT JOIN entry ON entry.id = ev.entry_id "
+        "WHERE c.indicator_id = ? ORDER BY c.at, c.id",
+        [indicator_id],
+    )
+    changes = [HistoryRow(_time(reader, row[0]), *row[1:]) for row in rows]
+    facts = load_facts(reader, config).dated.get(indicator_id, [])
+    dated = [
+        HistoryRow(
+            at=fact.start,
+            old_state=None,
+            new_state=yes_no(fact.outcome),
+            cause=fact.cause,
+            note=f"{dated_words(fact.outcome, fact.start, fact.end)}: {fact.note}",
+            evidence_id=None,
+            evidence_title=None,
+            evidence_source=None,
+            evidence_link=None,
+            source=fact.source,
+        )
+        for fact in sorted(facts, key=lambda f: f.start)
+    ]
+    return changes + dated
 
 
 def _time(reader: Reader, value: Any) -> datetime:

@@ -9,19 +9,17 @@ evidence is flagged, a reopened resolution is kept with its reopening time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from watch.clock import iso_z, start_of_day
+from watch.clock import start_of_day
 from watch.config import Config
 from watch.errors import BadResolution, NotResolvedByHand, UnknownEvidence
+from watch.outcomes import yes_no
 from watch.schema import (
     Cause,
-    Entry,
     Evidence,
     IndicatorState,
     Resolution,
@@ -36,16 +34,6 @@ from watch.states import (
     resolve_period,
     update_states,
 )
-
-
-def _yes_no(outcome: bool) -> str:
-    return "yes" if outcome else "no"
-
-
-def _dates(outcome: bool, start: datetime, end: datetime) -> str:
-    if outcome:
-        return f"happened on {start.date()}"
-    return f"did not happen from {start.date()} to {(end - timedelta(days=1)).date()}"
 
 
 def _by_hand(
@@ -80,7 +68,7 @@ def resolve(
         standing.reopened_at = now
         session.add(standing)
     change = _by_hand(
-        session, row, State.RESOLVED, f"resolved {_yes_no(outcome)} by hand: {note}", now
+        session, row, State.RESOLVED, f"resolved {yes_no(outcome)} by hand: {note}", now
     )
     session.add(
         Resolution(
@@ -174,7 +162,7 @@ def reopen(
     row = ensure_states(session, config, now)[indicator_id]
     why = f"reopened by hand{': ' + note if note else ''}"
     change = _by_hand(
-        session, row, State.REOPENED, f"{why} (was resolved {_yes_no(standing.outcome)})", now
+        session, row, State.REOPENED, f"{why} (was resolved {yes_no(standing.outcome)})", now
     )
     recomputed = update_states(
         session,
@@ -279,78 +267,3 @@ def close_windows(session: Session, config: Config, now: datetime) -> list[State
             continue
         changes.append(change)
     return changes
-
-
-@dataclass
-class HistoryRow:
-    at: datetime
-    old_state: str | None
-    new_state: str
-    cause: str
-    note: str | None
-    evidence_id: int | None
-    evidence_title: str | None
-    evidence_source: str | None
-    evidence_link: str | None
-    source: str | None = None  # the report behind a dated resolution (record or by hand)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "at": iso_z(self.at),
-            "from": self.old_state,
-            "to": self.new_state,
-            "cause": self.cause,
-            "note": self.note,
-            "source": self.source,
-            "evidence": None
-            if self.evidence_id is None
-            else {
-                "id": self.evidence_id,
-                "title": self.evidence_title,
-                "source": self.evidence_source,
-                "link": self.evidence_link,
-            },
-        }
-
-
-_CHANGE_FIELDS = {"at", "old_state", "new_state", "cause", "note", "evidence_id"}
-
-
-def history(session: Session, config: Config, indicator_id: str) -> list[HistoryRow]:
-    """Every change of the indicator's state, oldest first, with the evidence behind it; then
-    the dated outcomes (cause "record" from the tracker file, "manual" by hand), apart from
-    the evidence: `to` is "yes" or "no", and `at` the day it happened or the span's start."""
-    config.indicator(indicator_id)
-    rows = session.exec(
-        select(StateChange, Evidence, Entry)
-        .join(Evidence, col(Evidence.id) == StateChange.evidence_id, isouter=True)
-        .join(Entry, col(Entry.id) == Evidence.entry_id, isouter=True)
-        .where(StateChange.indicator_id == indicator_id)
-        .order_by(col(StateChange.at), col(StateChange.id))
-    ).all()
-    changes = [
-        HistoryRow(
-            **change.model_dump(include=_CHANGE_FIELDS),
-            evidence_title=entry.title if entry else None,
-            evidence_source=evidence.source if evidence else None,
-            evidence_link=entry.link if entry else None,
-        )
-        for change, evidence, entry in rows
-    ]
-    facts = load_facts(session, config).dated.get(indicator_id, [])
-    dated = [
-        HistoryRow(
-            at=fact.start,
-            old_state=None,
-            new_state=_yes_no(fact.outcome),
-            cause=fact.cause,
-            note=f"{_dates(fact.outcome, fact.start, fact.end)}: {fact.note}",
-            evidence_id=None,
-            evidence_title=None,
-            evidence_source=None,
-            evidence_link=None,
-            source=fact.source,
-        )
-        for fact in sorted(facts, key=lambda f: f.start)
-    ]
-    return changes + dated

@@ -180,7 +180,7 @@ def test_help_does_not_import_the_heavy_modules():
 
 
 def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp_path):
-    """status, evidence, feeds and alerts read with plain SQL: they start in a blink."""
+    """status, evidence, feeds, alerts and history read with plain SQL: they start in a blink."""
     feed_server.route(
         "/wire.xml",
         rss(item("North Korea rebuilding Sohae rocket launch site", link="https://w.example/s")),
@@ -194,7 +194,8 @@ def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp
         "finally: print('heavy:', [m for m in ('sqlalchemy', 'sqlmodel') if m in sys.modules])"
     )
     env = {"WATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
-    for command in (["status"], ["evidence"], ["feeds", "--json"], ["alerts", "--json"]):
+    reads = [["status"], ["evidence"], ["feeds", "--json"], ["alerts", "--json"]]
+    for command in [*reads, ["history", "sohae-construction"]]:
         out = subprocess.run(
             [sys.executable, "-c", code, *command, "--config", str(SHIPPED)],
             capture_output=True, text=True, check=True, env=env,
@@ -202,6 +203,8 @@ def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp
         assert out.stdout.rstrip().endswith("heavy: []"), (command, out.stdout, out.stderr)
         if command == ["evidence"]:
             assert "sohae-construction" in out.stdout and "w.example/s" in out.stdout
+        if command[0] == "history":
+            assert "quiet" in out.stdout and "signalled" in out.stdout
         if command[0] == "feeds":
             polled = json.loads(out.stdout.rpartition("heavy:")[0])
             assert {f["url"]: f["result"] for f in polled}[feed_server.url("/wire.xml")] == "ok"

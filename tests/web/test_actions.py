@@ -10,7 +10,7 @@ import pytest
 from tests.support.alerting import SITE_WORK
 from tests.web.conftest import TOKEN
 from watch.db import session_scope
-from watch.review import history
+from watch.queries import history
 
 HEADER = {"X-Watch-Token": TOKEN}
 

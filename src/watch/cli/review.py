@@ -16,6 +16,7 @@ from watch.cli.common import (
     load,
     now,
     open_engine,
+    open_reader,
     parse_day,
     show,
 )
@@ -195,16 +196,17 @@ def history(
     as_json: JsonOption = False,
 ) -> None:
     """Every change of an indicator's state: when, from, to, what caused it, the evidence."""
-    from watch.db import session_scope
     from watch.errors import UnknownIndicator
-    from watch.review import history as read_history
+    from watch.queries import history as read_history
 
     config = load(config_path)
+    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
     try:
-        with session_scope(open_engine(config, write=False)) as session:
-            rows = read_history(session, config, indicator_id)
+        rows = read_history(reader, config, indicator_id)
     except UnknownIndicator as error:
         raise fail(str(error)) from None
+    finally:
+        reader.close()
     show(
         rows,
         as_json,

@@ -17,12 +17,12 @@ from watch.errors import UnknownIndicator
 from watch.outcomes import load_facts, periods, resolve_period
 from watch.queries import (
     feed_health,
+    history,
     indicator_status,
     list_deliveries,
     list_evidence,
     recent_changes,
 )
-from watch.review import history
 from watch.scoring.render import View, posterior_chart
 from watch.scoring.scorecard import build_scorecard
 from watch.states import ensure_states
