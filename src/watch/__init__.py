@@ -7,8 +7,8 @@ here. Importing `watch` stays cheap: each name loads its module when first used.
               `evaluate` (rules vs labelled news), `failing_examples` (the tracker's examples)
     alerts    state changes → `decide` → `deliver` through stages → channels
     scoring   `build_scorecard`, `render_scorecard`, `run_backtest`
-    review    `resolve`, `reopen`, `reject`, `history`, `close_windows`
-    read      `indicator_status`, `list_evidence`, `feed_health`, `list_deliveries`
+    review    `resolve`, `reopen`, `reject`, `close_windows`
+    read      `indicator_status`, `list_evidence`, `feed_health`, `list_deliveries`, `history`
 """
 
 from __future__ import annotations
