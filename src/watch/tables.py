@@ -33,19 +33,6 @@ class Column:
     own_line: bool = False  # in blocks, starts a line of its own (e.g. each reading)
 
 
-def text_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """A plain table whose cells fold when the width runs out (the scorecard's tables)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*[Text(_text(cell)) for cell in row])
-    return table
-
-
 def fitted(
     title: str | None,
     columns: Sequence[Column | str],
@@ -64,6 +51,13 @@ def fitted(
         if _needed(specs, cells, shown, True) <= width:
             return _table(title, specs, cells, shown, True)
     return _blocks(title, specs, cells, width)
+
+
+def least_width(columns: Sequence[Column | str], rows: Sequence[Sequence[Any]]) -> int:
+    """The narrowest the full table can be drawn (short headers, free text folded)."""
+    specs = [c if isinstance(c, Column) else Column(c) for c in columns]
+    cells = [[_text(cell) for cell in row] for row in rows]
+    return _needed(specs, cells, list(range(len(specs))), True)
 
 
 def print_fitted(

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 import pytest
 from sqlmodel import Session
 
-from tests.support.paths import SMALL_TRACKER
+from tests.support.paths import ROOT, SMALL_TRACKER
 from tests.support.stored import add_evidence, watched
 from watch.config import Config, load_config
 from watch.review import reject, resolve
@@ -219,3 +219,26 @@ def test_unknown_format_is_refused(engine, config):
         card = build_scorecard(session, config, NOW)
     with pytest.raises(ValueError, match="unknown format"):
         render(card, "pdf")
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_text_fits_the_terminal_and_never_wraps_an_id(engine, width):
+    """The shipped tracker's record gives 9 periods a reading: more than 80 columns hold."""
+    shipped = load_config(ROOT / "indicators.yaml")
+    with Session(engine) as session:
+        card = build_scorecard(session, shipped, datetime(2026, 12, 1, tzinfo=UTC))
+    lines = render(card, "text", width=width).splitlines()
+    assert all(len(line.rstrip()) <= width for line in lines), "\n".join(lines)
+    for name in [i.id for i in shipped.indicators] + [r.id for r in shipped.readings]:
+        assert any(name in line for line in lines), (name, "\n".join(lines))
+    periods = sorted({p.index for row in card.indicators for p in row.periods})
+    assert len(periods) > 5
+    header = next(line for line in lines if line.startswith("┃ indicator") and "reading" in line)
+    start = next(i for i, line in enumerate(lines) if line.startswith("Periods ("))
+    title = " ".join(line.strip() for line in lines[start : lines.index(header)])
+    assert header.rstrip("┃ ").endswith(str(periods[-1]))  # the latest period is always shown
+    if width == 80:
+        assert f"periods {periods[0]}–" in title and "left out at this width" in title
+        assert f"┃ {periods[0]} " not in header
+    markdown = render(card, "md")
+    assert all(f"| {k} " in markdown for k in periods)  # the file formats keep every period

@@ -41,10 +41,12 @@ def scorecard(
     config = load(config_path)
     with session_scope(open_engine(config, write=False)) as session:
         card = build_scorecard(session, config, now(), as_of=day)
-    text = render(card, fmt)
     if out is None:
-        typer.echo(text, nl=False)
+        from rich.console import Console
+
+        typer.echo(render(card, fmt, width=Console().width), nl=False)  # fitted to the terminal
         return
+    text = render(card, fmt)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {out}")

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from watch.scoring.maths import ReadingScore
 from watch.scoring.scorecard import Cell, IndicatorRow, PeriodCell, Scorecard, scorecard_json
-from watch.tables import text_table
+from watch.tables import Column, fitted, least_width
 
 TEMPLATES = Path(__file__).parent / "templates"
 CALIBRATION_FROM = 5  # resolved indicators a reading needs before its calibration is shown
@@ -28,15 +28,16 @@ PALETTE = ("#1f6fb2", "#c2451e", "#2b8a3e", "#7b3fa0", "#a07b00")
 FORMATS = ("text", "md", "html", "json")
 
 
-def render(card: Scorecard, fmt: str) -> str:
-    """The scorecard as text (terminal tables), md, html (one self-contained page) or json."""
+def render(card: Scorecard, fmt: str, *, width: int = 120) -> str:
+    """The scorecard as text (tables fitted to `width` columns), md, html (one
+    self-contained page) or json."""
     if fmt == "json":
         return json.dumps(scorecard_json(card), indent=2, ensure_ascii=False) + "\n"
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     view = View(card)
     if fmt == "text":
-        return render_text(card, view)
+        return render_text(card, view, width)
     return _template(fmt).render(card=card, view=view, chart=posterior_chart(card))
 
 
@@ -192,15 +193,16 @@ class View:
 # ---------------------------------------------------------------- text
 
 
-def render_text(card: Scorecard, view: View) -> str:
+def render_text(card: Scorecard, view: View, width: int = 120) -> str:
+    """Prose wrapped and tables fitted to `width` (watch.tables: ids and dates never wrap)."""
     from rich.console import Console
     from rich.text import Text
 
     out = io.StringIO()
-    console = Console(file=out, width=120, force_terminal=False, color_system=None)
+    console = Console(file=out, width=width, force_terminal=False, color_system=None)
 
-    def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-        console.print(text_table(title, columns, rows))
+    def table(title: str, columns: list[Column], rows: list[list[Any]]) -> None:
+        console.print(fitted(title, columns, rows, width))
 
     console.print(Text(f"{card.tracker_title}: scorecard as of {view.day(card.as_of)}"))
     console.print(Text(card.verdict))
@@ -212,13 +214,13 @@ def render_text(card: Scorecard, view: View) -> str:
     table(
         "Readings (each over its own resolved indicators)",
         [
-            "reading",
-            "resolved",
-            "Brier ↓",
-            "log score ↑",
-            "consistent",
-            "inconsistent",
-            "posterior",
+            Column("reading", keep=True),
+            Column("resolved", "n", keep=True),
+            Column("Brier ↓", "Brier", keep=True),
+            Column("log score ↑", "log", keep=True),
+            Column("consistent", "cons.", keep=True),
+            Column("inconsistent", "incons.", keep=True),
+            Column("posterior", "post.", keep=True),
         ],
         [
             [
@@ -238,7 +240,13 @@ def render_text(card: Scorecard, view: View) -> str:
             console.print(Text(f"* {r.id}: {view.clamped_note(r.score)}"))
     table(
         "Indicators",
-        ["indicator", "kind", "state", *(f"{r} p → outcome" for r in card.reading_ids), "resolved"],
+        [
+            Column("indicator", keep=True),
+            Column("kind", keep=True, drop=1),
+            Column("state", keep=True),
+            *(Column(f"{r} p → outcome", r, keep=True, own_line=True) for r in card.reading_ids),
+            Column("resolved", drop=2),
+        ],
         [
             [
                 row.id,
@@ -251,18 +259,38 @@ def render_text(card: Scorecard, view: View) -> str:
         ],
     )
     indexes = view.period_indexes()
+    period_rows = view.period_rows()
+
+    def period_table(shown: list[int]) -> tuple[list[Column], list[list[Any]]]:
+        columns = [Column("indicator", keep=True), Column("reading", keep=True)]
+        return columns + [Column(str(k), keep=True) for k in shown], [
+            [indicator, reading, *(view.period_mark(cells.get(k)) for k in shown)]
+            for indicator, reading, cells in period_rows
+        ]
+
+    shown = indexes  # the latest periods that fit the width (the older ones are in md / json)
+    while len(shown) > 1 and least_width(*period_table(shown)) > width:
+        shown = shown[1:]
+    left_out = len(indexes) - len(shown)
     table(
-        f"Periods ({view.PERIOD_KEY})",
-        ["indicator", "reading", *(str(k) for k in indexes)],
-        [
-            [indicator, reading, *(view.period_mark(cells.get(k)) for k in indexes)]
-            for indicator, reading, cells in view.period_rows()
-        ],
+        f"Periods ({view.PERIOD_KEY})"
+        + (
+            f"; periods {indexes[0]}–{shown[0] - 1} left out at this width: --format md has them"
+            if left_out
+            else ""
+        ),
+        *period_table(shown),
     )
     if card.pending:
         table(
             "Pending: latest evidence",
-            ["indicator", "state", "latest evidence", "source", "published"],
+            [
+                Column("indicator", keep=True),
+                Column("state", keep=True),
+                Column("latest evidence"),
+                Column("source", drop=1),
+                Column("published", keep=True),
+            ],
             [
                 [
                     row.id,
@@ -276,7 +304,12 @@ def render_text(card: Scorecard, view: View) -> str:
         )
     table(
         "Posterior by week (latest weeks)",
-        ["week ending", "resolved", *card.reading_ids, "leader"],
+        [
+            Column("week ending", "week", keep=True),
+            Column("resolved", "n", keep=True),
+            *(Column(r, keep=True) for r in card.reading_ids),
+            Column("leader", keep=True),
+        ],
         [
             [
                 view.day(p.day),
@@ -294,7 +327,13 @@ def render_text(card: Scorecard, view: View) -> str:
         table(
             f"Calibration of {r.id} (discrimination: mean p {view.num(d.mean_p_yes, 2)} on yes, "
             f"{view.num(d.mean_p_no, 2)} on no)",
-            ["forecast bin", "count", "yes", "mean p", "observed"],
+            [
+                Column("forecast bin", "bin", keep=True),
+                Column("count", keep=True),
+                Column("yes", keep=True),
+                Column("mean p", keep=True),
+                Column("observed", "obs.", keep=True),
+            ],
             [
                 [
                     f"{b.lower:.1f}–{b.upper:.1f}",
