@@ -1,4 +1,4 @@
-"""Command latency: `watch --help`, and `watch status` on databases of 10k and 1M entries.
+"""Command latency: `watch --help`, and the read commands on databases of 10k and 1M entries.
 
 Fills SQLite databases with generated entries (2% of them evidence, spread over the shipped
 indicators), then times the real commands as a user runs them (new process each time) and
@@ -140,6 +140,14 @@ def main() -> None:
             env_db = env | {"WATCH_DATABASE_URL": url}
             show(f"watch status, {size:,} entries", "status", env=env_db)
             show(f"watch status --json, {size:,} entries", "status", "--json", env=env_db)
+            for command in (
+                ["evidence"],
+                ["feeds"],
+                ["alerts"],
+                ["history", "kim-putin-summit"],
+                ["scorecard"],
+            ):
+                show(f"watch {command[0]}, {size:,} entries", *command, env=env_db)
 
 
 if __name__ == "__main__":

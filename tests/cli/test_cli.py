@@ -180,7 +180,8 @@ def test_help_does_not_import_the_heavy_modules():
 
 
 def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp_path):
-    """status, evidence, feeds, alerts and history read with plain SQL: they start in a blink."""
+    """The read commands (status, evidence, feeds, alerts, history, scorecard) use plain SQL:
+    they start in a blink."""
     feed_server.route(
         "/wire.xml",
         rss(item("North Korea rebuilding Sohae rocket launch site", link="https://w.example/s")),
@@ -195,7 +196,11 @@ def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp
     )
     env = {"WATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}", "COLUMNS": "200"}
     reads = [["status"], ["evidence"], ["feeds", "--json"], ["alerts", "--json"]]
-    for command in [*reads, ["history", "sohae-construction"]]:
+    for command in [
+        *reads,
+        ["history", "sohae-construction"],
+        ["scorecard", "--as-of", "2019-06-01"],
+    ]:
         out = subprocess.run(
             [sys.executable, "-c", code, *command, "--config", str(SHIPPED)],
             capture_output=True, text=True, check=True, env=env,
@@ -203,6 +208,8 @@ def test_read_commands_answer_without_importing_sqlalchemy(cli, feed_server, tmp
         assert out.stdout.rstrip().endswith("heavy: []"), (command, out.stdout, out.stderr)
         if command == ["evidence"]:
             assert "sohae-construction" in out.stdout and "w.example/s" in out.stdout
+        if command[0] == "scorecard":
+            assert "scorecard as of 2019-06-01" in out.stdout
         if command[0] == "history":
             assert "quiet" in out.stdout and "signalled" in out.stdout
         if command[0] == "feeds":

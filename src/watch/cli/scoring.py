@@ -14,7 +14,7 @@ from watch.cli.common import (
     fail,
     load,
     now,
-    open_engine,
+    open_reader,
     parse_day,
 )
 
@@ -31,7 +31,6 @@ def scorecard(
     config_path: ConfigOption = None,
 ) -> None:
     """Which reading held up: scores per reading, Bayes factor, posterior by week, verdict."""
-    from watch.db import session_scope
     from watch.scoring.render import FORMATS, render
     from watch.scoring.scorecard import build_scorecard
 
@@ -39,8 +38,11 @@ def scorecard(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     day = parse_day(as_of, "--as-of")
     config = load(config_path)
-    with session_scope(open_engine(config, write=False)) as session:
-        card = build_scorecard(session, config, now(), as_of=day)
+    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
+    try:
+        card = build_scorecard(reader, config, now(), as_of=day)
+    finally:
+        reader.close()
     if out is None:
         from rich.console import Console
 

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from watch.states import agrees
+from watch.outcomes import agrees
 
 DEFAULT_EPSILON = 0.01
 DEFAULT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)

@@ -27,13 +27,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
-
-from sqlmodel import Session, col, func, select
+from typing import TYPE_CHECKING, Any
 
 from watch.clock import iso_z, last_instant_of
 from watch.config import Config
-from watch.schema import LADDERS, Cause, Entry, Evidence, PeriodStatus, StateChange
+from watch.outcomes import (
+    ReadingResolution,
+    agrees,
+    load_facts,
+    periods,
+    resolve_period,
+    window_bounds,
+)
+from watch.reader import Reader, as_reader
 from watch.scoring.maths import (
     CalibrationBin,
     Comparison,
@@ -47,15 +53,10 @@ from watch.scoring.maths import (
     verdict,
     weekly_comparisons,
 )
-from watch.states import (
-    ReadingResolution,
-    agrees,
-    ensure_states,
-    load_facts,
-    periods,
-    resolve_period,
-    window_bounds,
-)
+from watch.terms import LADDERS, Cause, PeriodStatus
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 # What decided a period, as the scorecard names it (a window close is "silence").
 PERIOD_CAUSES = {Cause.WINDOW: Cause.SILENCE}
@@ -254,22 +255,23 @@ def _joined(row: IndicatorRow) -> date | None:
 
 
 def build_scorecard(
-    session: Session, config: Config, now: datetime, as_of: date | None = None
+    db: Reader | Session, config: Config, now: datetime, as_of: date | None = None
 ) -> Scorecard:
-    """The scorecard as it stood at the end of `as_of` (default: as it stands at `now`)."""
+    """The scorecard as it stood at the end of `as_of` (default: as it stands at `now`).
+
+    `db` is a Session or a plain-SQL Reader (`watch scorecard` opens one: no SQLAlchemy)."""
+    reader = as_reader(db)
     at = min(now, last_instant_of(as_of)) if as_of else now
     reading_ids = [r.id for r in config.readings]
-    states = {i: row.state for i, row in ensure_states(session, config, now, store=False).items()}
-    if as_of is not None:
-        states = states_at(session, config, at)
-    facts = load_facts(session, config, stream=True)
+    states = current_states(reader, config) if as_of is None else states_at(reader, config, at)
+    facts = load_facts(reader, config, stream=True)
     rows: list[IndicatorRow] = []
     for indicator in config.indicators:
         cells, cells_by_period = {}, []
         for reading_id in reading_ids:
             p = indicator.forecasts[reading_id].p
             for period in periods(config, indicator, reading_id, at):
-                resolved = resolve_period(session, config, indicator, period, at, facts)
+                resolved = resolve_period(reader, config, indicator, period, at, facts)
                 cells_by_period.append(PeriodCell.of(p, resolved))
                 if period.index == 0:
                     cells[reading_id] = Cell(
@@ -286,7 +288,7 @@ def build_scorecard(
                 kind=indicator.kind,
                 state=states[indicator.id],
                 cells=cells,
-                latest=latest_evidence(session, indicator.id, at),
+                latest=latest_evidence(reader, indicator.id, at),
                 periods=cells_by_period,
             )
         )
@@ -335,7 +337,7 @@ def build_scorecard(
         ),
         series=series,
         indicators=rows,
-        warnings=coverage_warnings(session, config, at, rows),
+        warnings=coverage_warnings(reader, config, at, rows),
         basis=basis(rows),
     )
 
@@ -402,7 +404,7 @@ def basis(rows: list[IndicatorRow]) -> str:
 
 
 def coverage_warnings(
-    session: Session, config: Config, at: datetime, rows: list[IndicatorRow]
+    reader: Reader, config: Config, at: datetime, rows: list[IndicatorRow]
 ) -> list[str]:
     """A warning per reading whose windows hold no stored entry at all (of any feed) although
     some of its periods there were decided by silence.
@@ -425,11 +427,10 @@ def coverage_warnings(
         closes = min(max(b[1] for b in bounds), at)
         if closes <= opens:
             continue
-        stored = session.exec(
-            select(func.count())
-            .select_from(Entry)
-            .where(Entry.published_at >= opens, Entry.published_at < closes)
-        ).one()
+        [(stored,)] = reader.rows(
+            "SELECT count(*) FROM entry WHERE published_at >= ? AND published_at < ?",
+            [opens, closes],
+        )
         if not stored:
             warnings.append(
                 f"No stored entry was published inside {reading.id}'s windows "
@@ -439,13 +440,19 @@ def coverage_warnings(
     return warnings
 
 
-def states_at(session: Session, config: Config, at: datetime) -> dict[str, str]:
+def current_states(reader: Reader, config: Config) -> dict[str, str]:
+    """Each indicator's stored state (its kind's first state before it has a row)."""
+    stored = dict(reader.rows("SELECT indicator_id, state FROM indicatorstate"))
+    return {i.id: stored.get(i.id, str(LADDERS[i.kind][0])) for i in config.indicators}
+
+
+def states_at(reader: Reader, config: Config, at: datetime) -> dict[str, str]:
     """Each indicator's state as the history had it at `at` (quiet / holding before any)."""
     states = {indicator.id: str(LADDERS[indicator.kind][0]) for indicator in config.indicators}
-    rows = session.exec(
-        select(StateChange.indicator_id, StateChange.new_state)
-        .where(StateChange.at <= at, StateChange.cause != Cause.WINDOW)  # windows are per reading
-        .order_by(col(StateChange.at), col(StateChange.id))
+    rows = reader.rows(  # window changes are per reading, not the indicator's state
+        "SELECT indicator_id, new_state FROM statechange WHERE at <= ? AND cause != ? "
+        "ORDER BY at, id",
+        [at, str(Cause.WINDOW)],
     )
     for indicator_id, state in rows:
         if indicator_id in states:
@@ -453,26 +460,21 @@ def states_at(session: Session, config: Config, at: datetime) -> dict[str, str]:
     return states
 
 
-def latest_evidence(session: Session, indicator_id: str, at: datetime) -> LatestEvidence | None:
+def latest_evidence(reader: Reader, indicator_id: str, at: datetime) -> LatestEvidence | None:
     """The newest standing (not rejected, not retracted) evidence published by `at`."""
-    found = session.exec(
-        select(Evidence, Entry)
-        .join(Entry, col(Entry.id) == Evidence.entry_id)
-        .where(
-            Evidence.indicator_id == indicator_id,
-            col(Evidence.rejected).is_(False),
-            col(Evidence.retracted).is_(False),
-            Evidence.published_at <= at,
-        )
-        .order_by(col(Evidence.published_at).desc(), col(Evidence.id).desc())
-        .limit(1)
-    ).first()
-    if found is None:
-        return None
-    evidence, entry = found
-    return LatestEvidence(
-        evidence.id or 0, entry.title, evidence.source, evidence.published_at, entry.link
+    found = reader.rows(
+        "SELECT ev.id, entry.title, ev.source, ev.published_at, entry.link FROM evidence ev "
+        "JOIN entry ON entry.id = ev.entry_id WHERE ev.indicator_id = ? AND NOT ev.rejected "
+        "AND NOT ev.retracted AND ev.published_at <= ? "
+        "ORDER BY ev.published_at DESC, ev.id DESC LIMIT 1",
+        [indicator_id, at],
     )
+    if not found:
+        return None
+    evidence_id, title, source, published, link = found[0]
+    published_at = reader.time(published)
+    assert published_at is not None
+    return LatestEvidence(evidence_id, title, source, published_at, link)
 
 
 # ---------------------------------------------------------------- JSON
@@ -569,7 +571,7 @@ def scorecard_json(card: Scorecard) -> dict[str, Any]:
     }
 
 
-def current_tally(session: Session, config: Config, now: datetime) -> dict[str, float] | None:
+def current_tally(db: Reader | Session, config: Config, now: datetime) -> dict[str, float] | None:
     """The posterior of each reading, as the scorecard has it; None before any outcome."""
-    comparison = build_scorecard(session, config, now).comparison
+    comparison = build_scorecard(db, config, now).comparison
     return dict(comparison.posterior) if comparison.n else None
