@@ -467,7 +467,6 @@ HEADLINES = {
             "North Korea launches 'new-type tactical guided weapons' into East Sea",
             "Kim Jong Un supervises firing of multiple rocket launchers, KCNA says",
             "North Korea fires salvo of cruise missiles toward the Yellow Sea",
-            "North Korea test-fires 'new-type' submarine-launched ballistic missile",
             "Kim Jong Un guides test-fire of new tactical weapon",
             "North Korea fires 'new weapon' in first missile test since summit",
         ],
@@ -485,6 +484,8 @@ HEADLINES = {
             "North Korea fires artillery into buffer zone near western sea border",
             "North Korea could launch short-range missiles in coming days, report says",
             "North Korea unveils new short-range missiles at military parade",
+            # the labelling rules leave SLBMs out of both missile labels
+            "North Korea test-fires 'new-type' submarine-launched ballistic missile",
         ],
     ),
     "working-level-talks": (
