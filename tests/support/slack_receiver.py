@@ -97,7 +97,7 @@ class SlackReceiver:
     attempts: list[Any] = field(default_factory=list)
     rejected: list[list[str]] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)
-    hang_seconds: float = 10.0
+    hang_seconds: float = 60.0  # past any client timeout; stop() ends it early
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _server: _Server | None = None

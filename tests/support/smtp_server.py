@@ -104,6 +104,7 @@ class SMTPServer:
 
     def start(self) -> None:
         kwargs: dict[str, Any] = {"hostname": HOST, "port": 0, "server_hostname": "watch-test"}
+        kwargs["ready_timeout"] = 60  # aiosmtpd gives its thread 5 s to start: short under load
         if self.auth:
             kwargs["authenticator"] = self._authenticate
             kwargs["auth_require_tls"] = self.tls == "starttls"

@@ -49,7 +49,7 @@ def message(*changes: Change, key: str = "alert-1") -> Message:
 
 
 def channel(url: str, **kwargs: object) -> EmailChannel:
-    return EmailChannel(url, SENDER, RECIPIENTS, timeout=5.0, **kwargs)  # type: ignore[arg-type]
+    return EmailChannel(url, SENDER, RECIPIENTS, timeout=30.0, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture

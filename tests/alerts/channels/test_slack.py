@@ -77,7 +77,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=0.5) as client:
+    # a "hang" costs this long; a reply later than it would be sent again (a duplicate)
+    with httpx.Client(timeout=5.0) as client:
         yield client
 
 
