@@ -53,7 +53,9 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def wait_for(browser: Any, condition: Any, timeout: float = 10) -> Any:
+def wait_for(browser: Any, condition: Any, timeout: float = 60) -> Any:
+    """Wait for what a click starts (a page, an element): a click may return before the
+    browser has begun to load the page it asked for."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(browser, timeout).until(condition)
@@ -78,16 +80,20 @@ def test_review_in_the_browser_moves_the_state_back_and_keeps_feed_text_inert(
     shoot(browser, screenshots, "overview", database)
 
     browser.find_element(By.LINK_TEXT, "Indicators").click()
-    rows = browser.find_elements(By.CSS_SELECTOR, "tr[data-indicator]")
+    wait_for(browser, seen.url_to_be(desk.url + "/indicators"))
+    rows = wait_for(
+        browser, seen.presence_of_all_elements_located((By.CSS_SELECTOR, "tr[data-indicator]"))
+    )
     shown = [row.get_attribute("data-indicator") for row in rows]
     assert shown == ["rocket-site-work", "test-freeze", "summit"]
     shoot(browser, screenshots, "indicators", database)
     browser.find_element(By.CSS_SELECTOR, 'a[href="/indicators/rocket-site-work"]').click()
-    assert browser.find_element(By.ID, "state").text == "confirmed"
+    wait_for(browser, seen.url_to_be(desk.url + "/indicators/rocket-site-work"))
+    assert wait_for(browser, seen.presence_of_element_located((By.ID, "state"))).text == "confirmed"
     assert not browser.find_elements(By.CSS_SELECTOR, "form[data-reject]")  # read-only so far
 
     browser.find_element(By.LINK_TEXT, "Log in").click()
-    browser.find_element(By.NAME, "token").send_keys(TOKEN)
+    wait_for(browser, seen.presence_of_element_located((By.NAME, "token"))).send_keys(TOKEN)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
     # the login page's own URL names the indicator (?next=...): wait for the page after it
     done = wait_for(browser, seen.presence_of_element_located((By.CLASS_NAME, "done")))
@@ -97,7 +103,9 @@ def test_review_in_the_browser_moves_the_state_back_and_keeps_feed_text_inert(
     # keyboard triage: j selects the newest piece of evidence, x asks why and rejects it
     body = browser.find_element(By.TAG_NAME, "body")
     body.send_keys("j")
-    current = browser.find_element(By.CSS_SELECTOR, "tr.current[data-evidence]")
+    current = wait_for(
+        browser, seen.presence_of_element_located((By.CSS_SELECTOR, "tr.current[data-evidence]"))
+    )
     rejected_id = current.get_attribute("data-evidence")
     body.send_keys("x")
     prompt = wait_for(browser, seen.alert_is_present())
