@@ -303,9 +303,13 @@ def _read_capped(
             if time.monotonic() > deadline:
                 raise too_slow()
             chunks.append(chunk)
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        if time.monotonic() >= deadline:  # the watchdog shut the socket
+    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.ReadTimeout) as exc:
+        # At the deadline the watchdog shuts the socket, but the read's own timeout (capped
+        # by the deadline) may fire first: either way the deadline is what cut the body.
+        if time.monotonic() >= deadline:
             raise too_slow() from exc
+        if isinstance(exc, httpx.ReadTimeout):
+            raise
         received = response.num_bytes_downloaded
         expected = f" of {declared:,}" if declared is not None else ""
         raise FeedTruncated(
