@@ -89,7 +89,7 @@ SERVED = [
 
 @pytest.fixture
 def client():
-    with make_client(timeout=5.0) as client:
+    with make_client(timeout=30.0) as client:
         yield client
 
 

@@ -28,7 +28,7 @@ def config() -> Config:
 
 
 def run_poll(engine, config, *urls, at=NOW):
-    with make_client(timeout=5) as client:
+    with make_client(timeout=30) as client:
         return poll(engine, config, client, lambda: at, urls=urls)
 
 
