@@ -229,7 +229,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
             make_due()
             first = DaemonProcess(config, env)
             procs = [first]
-            assert first.wait_for("daemon started", timeout=15)
+            assert first.wait_for("daemon started", timeout=60)
             second = subprocess.run(
                 [WATCH, "run", "--once", "--config", str(config)],
                 env=env, capture_output=True, text=True, timeout=60,
@@ -241,7 +241,7 @@ def test_kill_9_at_random_points_loses_nothing_and_sends_nothing_twice(
         make_due()
         procs = [DaemonProcess(config, env) for _ in range(2 if postgres else 1)]
         for proc in procs:  # SIGTERM is only handled once the daemon has started
-            assert proc.wait_for(r"daemon started", timeout=30), proc.lines[-5:]
+            assert proc.wait_for(r"daemon started", timeout=60), proc.lines[-5:]
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             with Session(engine) as session:

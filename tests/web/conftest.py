@@ -95,7 +95,7 @@ def serve(tmp_path: Path, engine: Engine, feed_server: Any, slack_receiver: Any)
         shown = load_config(tracker_file) if tracker_file else config
         server = WebServer(create_app(shown, engine, clock, token), "127.0.0.1", 0)
         server.start()
-        client = httpx.Client(base_url=server.url, timeout=10)
+        client = httpx.Client(base_url=server.url, timeout=30)
         started.append((server, client))
         return Desk(server, engine, shown, clock, client)
 

@@ -38,7 +38,7 @@ def start(tmp_path, *args: str, token: str | None = None) -> tuple[subprocess.Po
 
 def stop(process: subprocess.Popen) -> tuple[str, str]:
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=20)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     return out, err
 
@@ -47,7 +47,7 @@ def test_serve_answers_on_loopback_read_only_without_a_token_and_stops_on_sigter
     process, url = start(tmp_path, "--port", "0")
     try:
         assert url.startswith("http://127.0.0.1:")
-        page = httpx.get(url + "/indicators", timeout=10)
+        page = httpx.get(url + "/indicators", timeout=30)
         assert page.status_code == 200 and "rocket-site-work" in page.text
         refused = httpx.post(url + "/indicators/summit/resolve", data={"outcome": "yes"})
         assert refused.status_code == 403 and "read-only" in refused.text
@@ -59,7 +59,7 @@ def test_serve_answers_on_loopback_read_only_without_a_token_and_stops_on_sigter
 def test_serve_on_another_address_warns(tmp_path):
     process, url = start(tmp_path, "--host", "0.0.0.0", "--port", "0", token="t")
     try:
-        assert httpx.get(url.replace("0.0.0.0", "127.0.0.1") + "/", timeout=10).status_code == 200
+        assert httpx.get(url.replace("0.0.0.0", "127.0.0.1") + "/", timeout=30).status_code == 200
     finally:
         _out, err = stop(process)
     assert "not loopback" in err
@@ -87,7 +87,7 @@ def test_a_database_that_cannot_answer_gets_a_one_line_503(tmp_path):
     server = WebServer(create_app(load_config(SMALL_TRACKER), engine, lambda: None, None), port=0)
     server.start()
     try:
-        page = httpx.get(server.url + "/feeds", timeout=10)
+        page = httpx.get(server.url + "/feeds", timeout=30)
     finally:
         server.stop()
         engine.dispose()

@@ -81,7 +81,7 @@ def message() -> Message:
 
 @pytest.mark.parametrize("scheme", ["json", "form"])
 def test_apprise_delivers_subject_and_plain_text_body(receiver, scheme):
-    channel = AppriseChannel([receiver.url(scheme)], timeout=5)
+    channel = AppriseChannel([receiver.url(scheme)], timeout=30)
     channel.send(message())
 
     [payload] = receiver.received
@@ -96,7 +96,7 @@ def test_apprise_delivers_subject_and_plain_text_body(receiver, scheme):
 def test_apprise_failure_is_retryable_and_hides_the_url_token(receiver, caplog):
     caplog.set_level(logging.DEBUG)
     receiver.status = 500
-    channel = AppriseChannel([receiver.url()], timeout=5)
+    channel = AppriseChannel([receiver.url()], timeout=30)
 
     with pytest.raises(RetryableDelivery) as caught:
         channel.send(message())
