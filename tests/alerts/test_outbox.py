@@ -353,6 +353,52 @@ def test_a_send_cut_off_by_a_crash_is_resent_and_flagged(
     assert "may arrive twice" in (delivery.note or "")
 
 
+@pytest.mark.parametrize("then", ["retry", "second crash before its attempt"])
+def test_a_cut_off_message_stays_that_message_until_it_is_sent(
+    tmp_path, engine, feed_server, slack_receiver, then
+):
+    """The sink may hold the cut-off message: it must get it again as it was (same key, same
+    change), not have a later change of the same indicator stand in for it. The rule held
+    for one cycle only: a retry or a second crash made the cut-off delivery look new, and the
+    later change replaced it with text stored before that (so "quiet → signalled" was lost)."""
+    clock = Clock()
+    a, b = GrowingFeed(feed_server, "/a.xml"), GrowingFeed(feed_server, "/b.xml")
+    config = tracker(tmp_path, [a, b], "  retry_first: 1m\n  retry_max: 1m\n")
+    daemon = make_daemon(engine, config, [slack_channel(slack_receiver, clock)], clock)
+    try:
+        a.publish(SITE_WORK, source="Wire A")
+        slack_receiver.script(500)
+        daemon.run_once()  # tried once, to be retried
+        if then == "retry":
+            _claim_by(engine, 424242)  # the retry's attempt is cut off by a crash
+            b.publish(SITE_WORK_2, source="Wire B")  # a later change: signalled → confirmed
+            clock.advance(minutes=11)
+            slack_receiver.script(500)
+            daemon.run_once()  # the resend fails; the newer message waits behind it
+        else:
+            with Session(engine) as session:  # as a daemon leaves it that took over the cut-off
+                delivery = session.exec(select(Delivery)).one()  # send, composed its resend
+                delivery.interrupted = 1  # and died before the attempt
+                delivery.claimed_by, delivery.claimed_at = 434343, None
+                session.add(delivery)
+                session.commit()
+            b.publish(SITE_WORK_2, source="Wire B")
+        clock.advance(minutes=11)
+        daemon.run_once()
+    finally:
+        daemon.close()
+    first = slack_receiver.attempts[0]
+    assert [changes_in(p) for p in slack_receiver.delivered] == [
+        ["rocket-site-work quiet → signalled"],
+        ["rocket-site-work signalled → confirmed"],
+    ]
+    assert slack_receiver.delivered[0] == first  # the very message first tried
+    with Session(engine) as session:
+        rows = session.exec(select(Delivery).order_by(Delivery.id)).all()
+    assert [(d.status, d.interrupted) for d in rows] == [("sent", 1), ("sent", 0)]
+    assert rows[0].message_key == message_key("slack", [rows[0].alert_id])
+
+
 def test_deliveries_a_live_daemon_is_sending_are_left_to_it(
     tmp_path, engine, feed_server, slack_receiver
 ):

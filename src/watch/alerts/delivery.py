@@ -178,9 +178,11 @@ def keep(session: Session, channel: str, message: Message, now: datetime) -> Mes
 
 
 def give_back(session: Session, pending: list[Pending]) -> None:
-    """Release deliveries composed into a message that was never tried this cycle."""
+    """Release deliveries composed into a message that was never tried this cycle (one cut
+    off by a crash keeps its message)."""
     for d in _reload(session, pending):
-        d.claimed_by, d.message_key = None, None
+        d.claimed_by = None
+        d.message_key = d.message_key if d.interrupted else None
 
 
 def _reload(session: Session, pending: list[Pending]) -> list[Delivery]:
@@ -208,29 +210,28 @@ def claim(session: Session, channel: str, *, lock: bool) -> list[Pending]:
 
 def take_over(step: Step, pending: list[Pending], worker: Worker) -> list[Pending]:
     """Leave deliveries a live daemon is sending; take back those a crash cut off, noting
-    that they may arrive twice (the sink may have accepted them before the crash) and
-    marking them to go out again as the same message. A claim whose attempt had not begun
-    (`claimed_at` unset) is simply taken back."""
+    that they may arrive twice (the sink may have accepted them before the crash). A claim
+    whose attempt had not begun (`claimed_at` unset) is simply taken back.
+
+    A delivery ever cut off (`interrupted`) goes out again as the message it was cut off in,
+    until it is sent: through retries and further crashes, not for one cycle only."""
     kept = []
     for p in pending:
         d = p.delivery
-        if d.claimed_by is None:
-            kept.append(p)
+        if d.claimed_by is not None and worker.is_alive(d.claimed_by):
             continue
-        if worker.is_alive(d.claimed_by):
-            continue
-        if d.claimed_at is None:  # composed, never tried
-            d.claimed_by, d.message_key = None, None
+        if d.claimed_by is not None and d.claimed_at is None:  # composed, never tried
+            d.claimed_by = None
+            d.message_key = d.message_key if d.interrupted else None
             step.session.add(d)
-            kept.append(p)
-            continue
-        d.interrupted += 1
-        p.cut_off = True
-        d.claimed_by = d.claimed_at = None
-        d.note = "an attempt was cut off by a crash: this alert may arrive twice"
-        step.session.add(d)
-        step.marked["resumed"] += 1
-        step.note(p, "resumed", d.note)
+        elif d.claimed_by is not None:
+            d.interrupted += 1
+            d.claimed_by = d.claimed_at = None
+            d.note = "an attempt was cut off by a crash: this alert may arrive twice"
+            step.session.add(d)
+            step.marked["resumed"] += 1
+            step.note(p, "resumed", d.note)
+        p.cut_off = bool(d.interrupted and d.message_key)
         kept.append(p)
     return kept
 

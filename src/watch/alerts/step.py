@@ -33,7 +33,7 @@ class Pending:
     delivery: Delivery
     alert: Alert
     change: StateChange | None = None
-    # a crash cut its last attempt off: it goes out again as that same message, unchanged
+    # a crash cut an attempt off: it goes out again as that same message, unchanged, until sent
     cut_off: bool = False
 
 
