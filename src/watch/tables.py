@@ -74,11 +74,18 @@ def _header(spec: Column, short: bool) -> str:
     return spec.short if short and spec.short else spec.header
 
 
+def _cells(text: str) -> int:
+    """Columns `text` takes on a terminal (a CJK character takes two): what fits measures."""
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def _least(spec: Column, cells: list[list[str]], i: int, short: bool) -> int:
     """The narrowest column `i` may be: all of a kept cell, FLEX_MIN of a folding one."""
-    longest = max((len(row[i]) for row in cells), default=0)
+    longest = max((_cells(row[i]) for row in cells), default=0)
     body = longest if spec.keep else min(longest, FLEX_MIN)
-    return max(len(_header(spec, short)), body)
+    return max(_cells(_header(spec, short)), body)
 
 
 def _needed(specs: list[Column], cells: list[list[str]], shown: list[int], short: bool) -> int:
@@ -121,10 +128,10 @@ def _blocks(
             if not value:
                 continue
             pair = f"{_header(spec, True)} {value}"
-            if line and (spec.own_line or len(line) + 3 + len(pair) > width):
+            if line and (spec.own_line or _cells(line) + 3 + _cells(pair) > width):
                 parts.append(Text(line, no_wrap=True, overflow="ignore"))
                 line = ""
-            if len("  " + pair) > width:
+            if 2 + _cells(pair) > width:
                 parts.append(Text("  " + pair, overflow="fold"))
                 continue
             line = f"{line}   {pair}" if line else f"  {pair}"

@@ -127,3 +127,23 @@ def test_blocks_have_room_for_many_fields_per_reading():
     lines = render(columns, [row], 80)
     assert all(len(line.rstrip()) <= 80 for line in lines)
     assert any("bosack-2019 past 3 of 4 periods agreed" in line for line in lines)
+
+
+
+WIDE_TITLE = "북한 서해위성발사장 재건 움직임 포착, 정부 분석 결과 발표"  # two cells a character
+
+
+@pytest.mark.parametrize("width", [44, 60, 80, 120])
+def test_wide_characters_are_measured_in_cells_and_never_cut_off(width):
+    """A Korean headline takes two columns a character: a line measured in characters runs
+    past the width, and the console crops it (the rest of the title and the fields after it
+    on that line vanish)."""
+    from rich.cells import cell_len
+
+    row = [10234, "sohae-construction", "연합뉴스", DATE, WIDE_TITLE, "work: launch site", "-"]
+    lines = render(EVIDENCE_COLUMNS, [row], width)
+    assert all(cell_len(line.rstrip()) <= width for line in lines), "\n".join(lines)
+    if not any("┃" in line for line in lines):  # blocks: each field on one line, or folded
+        shown = "".join("".join(line.split()) for line in lines)
+        for value in ("연합뉴스", WIDE_TITLE, "work: launch site"):
+            assert "".join(value.split()) in shown, (value, "\n".join(lines))
