@@ -129,7 +129,6 @@ def test_blocks_have_room_for_many_fields_per_reading():
     assert any("bosack-2019 past 3 of 4 periods agreed" in line for line in lines)
 
 
-
 WIDE_TITLE = "북한 서해위성발사장 재건 움직임 포착, 정부 분석 결과 발표"  # two cells a character
 
 
