@@ -221,9 +221,11 @@ def test_unknown_format_is_refused(engine, config):
         render(card, "pdf")
 
 
-@pytest.mark.parametrize("width", [80, 120])
+@pytest.mark.parametrize("width", [60, 80, 120])
 def test_text_fits_the_terminal_and_never_wraps_an_id(engine, width):
-    """The shipped tracker's record gives 9 periods a reading: more than 80 columns hold."""
+    """The shipped tracker's record gives 8 or 9 periods a reading: more than 80 columns hold.
+    Narrower, the period table keeps the latest periods, never hiding a reading's current
+    one (the readings differ in their number of periods); at 60 columns, blocks show all."""
     shipped = load_config(ROOT / "indicators.yaml")
     with Session(engine) as session:
         card = build_scorecard(session, shipped, datetime(2026, 12, 1, tzinfo=UTC))
@@ -233,12 +235,22 @@ def test_text_fits_the_terminal_and_never_wraps_an_id(engine, width):
         assert any(name in line for line in lines), (name, "\n".join(lines))
     periods = sorted({p.index for row in card.indicators for p in row.periods})
     assert len(periods) > 5
-    header = next(line for line in lines if line.startswith("┃ indicator") and "reading" in line)
     start = next(i for i, line in enumerate(lines) if line.startswith("Periods ("))
-    title = " ".join(line.strip() for line in lines[start : lines.index(header)])
-    assert header.rstrip("┃ ").endswith(str(periods[-1]))  # the latest period is always shown
+    end = next(i for i, line in enumerate(lines) if line.startswith("Posterior by week"))
+    section = "\n".join(lines[start:end])
+    current = sum(p.status == "pending" for row in card.indicators for p in row.periods)
+    assert current == 2 * len(card.indicators)  # every reading's current period...
+    assert section.count("pending") == current + 1  # ...is shown (+1: the key says "pending")
+    header = [line for line in lines[start:end] if line.startswith("┃ indicator")]
+    title = (
+        " ".join(line.strip() for line in lines[start : lines.index(header[0])]) if header else ""
+    )
     if width == 80:
         assert f"periods {periods[0]}–" in title and "left out at this width" in title
-        assert f"┃ {periods[0]} " not in header
+        assert f"┃ {periods[0]} " not in header[0]
+        assert header[0].rstrip("┃ ").endswith(str(periods[-1]))
+    if width == 60:  # a block per row, with every period
+        assert not header and "left out" not in section
+        assert all(f" {k} " in section for k in periods)
     markdown = render(card, "md")
     assert all(f"| {k} " in markdown for k in periods)  # the file formats keep every period

@@ -268,9 +268,14 @@ def render_text(card: Scorecard, view: View, width: int = 120) -> str:
             for indicator, reading, cells in period_rows
         ]
 
-    shown = indexes  # the latest periods that fit the width (the older ones are in md / json)
-    while len(shown) > 1 and least_width(*period_table(shown)) > width:
+    # The latest periods that fit, but never past any reading's current one (readings differ
+    # in their number of periods); when even those do not fit, blocks show every period.
+    current = min((max(cells, default=0) for *_, cells in period_rows), default=0)
+    shown = indexes
+    while shown and shown[0] < current and least_width(*period_table(shown)) > width:
         shown = shown[1:]
+    if least_width(*period_table(shown)) > width:
+        shown = indexes
     left_out = len(indexes) - len(shown)
     table(
         f"Periods ({view.PERIOD_KEY})"
