@@ -83,6 +83,12 @@ class DriverReader:
     def close(self) -> None:
         self.connection.close()
 
+    def __enter__(self) -> DriverReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 class SessionReader(DriverReader):
     """A SQLAlchemy Session's connection behind the Reader protocol (its transaction kept)."""

@@ -148,11 +148,8 @@ def alerts(
     if len(chosen) > 1:
         raise fail("choose one of --pending, --failed, --sent")
     config = load(config_path)
-    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
-    try:
+    with open_reader(config) as reader:  # plain SQL: a read command starts without SQLAlchemy
         rows = list_deliveries(reader, chosen[0] if chosen else None, limit=limit)
-    finally:
-        reader.close()
     show(
         rows,
         as_json,

@@ -92,7 +92,7 @@ def open_engine(config: Config, *, write: bool = True) -> Engine:
 
 def open_reader(config: Config) -> DriverReader:
     """A plain-SQL, read-only connection (watch.reader: no SQLAlchemy import); exit 3 when it
-    cannot be opened. The caller closes it."""
+    cannot be opened. Use it as `with open_reader(config) as reader:`."""
     from watch.errors import DatabaseError
     from watch.reader import open_reader as open_plain
 

@@ -200,13 +200,11 @@ def history(
     from watch.queries import history as read_history
 
     config = load(config_path)
-    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
-    try:
-        rows = read_history(reader, config, indicator_id)
-    except UnknownIndicator as error:
-        raise fail(str(error)) from None
-    finally:
-        reader.close()
+    with open_reader(config) as reader:  # plain SQL: a read command starts without SQLAlchemy
+        try:
+            rows = read_history(reader, config, indicator_id)
+        except UnknownIndicator as error:
+            raise fail(str(error)) from None
     show(
         rows,
         as_json,

@@ -38,11 +38,8 @@ def scorecard(
         raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     day = parse_day(as_of, "--as-of")
     config = load(config_path)
-    reader = open_reader(config)  # plain SQL: a read command starts without SQLAlchemy
-    try:
+    with open_reader(config) as reader:  # plain SQL: a read command starts without SQLAlchemy
         card = build_scorecard(reader, config, now(), as_of=day)
-    finally:
-        reader.close()
     if out is None:
         from rich.console import Console
 

@@ -184,11 +184,8 @@ def status(config_path: ConfigOption = None, as_json: JsonOption = False) -> Non
     from watch.queries import indicator_status
 
     config = load(config_path)
-    reader = open_reader(config)  # plain SQL: status starts without importing SQLAlchemy
-    try:
+    with open_reader(config) as reader:  # plain SQL: status starts without importing SQLAlchemy
         rows = indicator_status(reader, config, now())
-    finally:
-        reader.close()
     if as_json:
         emit_json([row.as_json() for row in rows])
         return
@@ -237,11 +234,8 @@ def evidence(
             config.indicator(indicator_id)
         except UnknownIndicator as error:
             raise fail(str(error)) from None
-    reader = open_reader(config)
-    try:
+    with open_reader(config) as reader:
         rows = list_evidence(reader, indicator_id, limit=limit, include_rejected=rejected)
-    finally:
-        reader.close()
     show(
         rows,
         as_json,
@@ -283,11 +277,8 @@ def feeds(
     from watch.queries import feed_health
 
     config = load(config_path)
-    reader = open_reader(config)
-    try:
+    with open_reader(config) as reader:
         rows = feed_health(reader, config)
-    finally:
-        reader.close()
     show(
         rows,
         as_json,
