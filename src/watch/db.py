@@ -1,9 +1,10 @@
-"""Open the database: for writing (alembic migrations run when due) or for reading (never writes).
+"""Open the database for writing: alembic migrations run when due.
 
-Read commands (status, evidence, feeds, history, alerts, scorecard) open with `open_for_reading`:
-no migration, no folder made, SQLite opened read-only; a database without the current schema is
-a SchemaNotCurrent that says to run `watch migrate`. Every failure to open is a DatabaseError
-whose message is one line (URL with the password hidden, the driver's reason, no traceback).
+Read commands (status, evidence, feeds, history, alerts, scorecard) do not come here: they
+open `watch.reader.open_reader` (plain SQL, SQLite read-only, never a migration), which says to
+run `watch migrate` on a database without the current schema. Every failure to open is a
+DatabaseError whose message is one line (URL with the password hidden, the driver's reason, no
+traceback).
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlmodel import Session, create_engine
 
-from watch.errors import DatabaseUnavailable, SchemaNotCurrent
+from watch.errors import DatabaseUnavailable
 from watch.reader import SCHEMA_HEAD
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-__all__ = ["SCHEMA_HEAD", "make_engine", "open_database", "open_for_reading", "session_scope"]
+__all__ = ["SCHEMA_HEAD", "make_engine", "open_database", "session_scope"]
 
 
 BACKENDS = ("sqlite", "postgresql")
@@ -153,35 +154,6 @@ def open_database(url: str, *, create_folder: bool = False, scratch: bool = Fals
     if not schema_is_current(engine):
         upgrade(engine)
     return engine
-
-
-def open_for_reading(url: str) -> Engine:
-    """An engine that reads only: no migration, no folder, SQLite read-only.
-
-    Raises SchemaNotCurrent when the database has no schema or an older one.
-    """
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        path = Path(parsed.database or "")
-        if not path.is_file():
-            raise SchemaNotCurrent.missing(shown(parsed))
-        engine = create_engine(
-            f"sqlite:///file:{path.resolve()}?mode=ro&uri=true", connect_args={"timeout": 30}
-        )
-        event.listen(engine, "connect", _sqlite_read_pragmas)
-    else:
-        engine = _server_engine(parsed)
-    version = schema_version(engine)
-    if version != SCHEMA_HEAD:
-        engine.dispose()
-        raise SchemaNotCurrent.for_read(shown(parsed), version, SCHEMA_HEAD)
-    return engine
-
-
-def _sqlite_read_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def _reason(exc: BaseException) -> str:

@@ -73,19 +73,14 @@ def load(config_path: Path | None) -> Config:
         raise fail(f"invalid tracker file\n{error}") from None
 
 
-def open_engine(config: Config, *, write: bool = True) -> Engine:
-    """The tracker's database; read commands pass write=False and never migrate or create.
-
-    Exit code 3 (DATABASE_ERROR) with one line when it cannot be opened.
-    """
-    from watch.db import open_database, open_for_reading
+def open_engine(config: Config) -> Engine:
+    """The tracker's database for a command that writes (migrated when due; read commands use
+    `open_reader`). Exit code 3 (DATABASE_ERROR) with one line when it cannot be opened."""
+    from watch.db import open_database
     from watch.errors import DatabaseError
 
-    url = config.database_url()
     try:
-        if write:
-            return open_database(url, create_folder=config.database_is_default())
-        return open_for_reading(url)
+        return open_database(config.database_url(), create_folder=config.database_is_default())
     except DatabaseError as error:
         raise fail(str(error), DATABASE_ERROR) from None
 

@@ -101,7 +101,7 @@ def validate(
 def migrate(config_path: ConfigOption = None) -> None:
     """Create the database or bring its schema up to date (read commands never do it)."""
     config = load(config_path)
-    open_engine(config, write=True).dispose()
+    open_engine(config).dispose()
     typer.echo(f"database schema is current: {config.database_url().split('://')[0]}")
 
 
